@@ -1,0 +1,18 @@
+//! Stage 3: sentence embeddings.
+//!
+//! An [`Encoder`] turns sentences into unit-length vectors, one row per
+//! sentence, in input order. Implementations batch internally; callers pass
+//! as many sentences as they have.
+
+use anyhow::Result;
+use ndarray::Array2;
+
+/// A sentence encoder: texts in, L2-normalised vectors out (one row each).
+pub trait Encoder: Send + Sync {
+    /// Short name recorded in trained heads and reports (e.g. "all-MiniLM-L6-v2").
+    fn name(&self) -> &str;
+    /// Width of each vector.
+    fn dim(&self) -> usize;
+    /// Encode `texts`; row `i` is the unit vector of `texts[i]`.
+    fn encode(&self, texts: &[&str]) -> Result<Array2<f32>>;
+}

@@ -1,0 +1,118 @@
+//! The label set of the annotation standard, shared by every stage.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A sentence's stance toward dialogue with the armed groups in Mali.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Stance {
+    #[serde(rename = "pro-dialogue")]
+    Pro,
+    #[serde(rename = "anti-dialogue")]
+    Anti,
+    #[serde(rename = "neutral")]
+    Neutral,
+}
+
+impl Stance {
+    /// Every label, in the fixed order used for score vectors, tables and matrices.
+    pub const ALL: [Stance; 3] = [Stance::Pro, Stance::Anti, Stance::Neutral];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stance::Pro => "pro-dialogue",
+            Stance::Anti => "anti-dialogue",
+            Stance::Neutral => "neutral",
+        }
+    }
+
+    /// Position of the label in [`Stance::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Stance::Pro => 0,
+            Stance::Anti => 1,
+            Stance::Neutral => 2,
+        }
+    }
+}
+
+impl fmt::Display for Stance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Stance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Stance::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown stance {s:?} (expected pro-dialogue, anti-dialogue or neutral)")
+            })
+    }
+}
+
+/// A probability for each label, in the order of [`Stance::ALL`]; sums to one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scores(pub [f32; 3]);
+
+impl Scores {
+    pub fn get(&self, stance: Stance) -> f32 {
+        self.0[stance.index()]
+    }
+
+    /// The most probable label; ties go to the earlier label in [`Stance::ALL`]
+    /// so that the choice never depends on anything but the numbers.
+    pub fn argmax(&self) -> Stance {
+        let mut best = 0;
+        for i in 1..3 {
+            if self.0[i] > self.0[best] {
+                best = i;
+            }
+        }
+        Stance::ALL[best]
+    }
+}
+
+impl Serialize for Scores {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        for label in Stance::ALL {
+            // Four decimals: enough for any decision, and stable bytes across runs.
+            let rounded = (self.get(label) as f64 * 1e4).round() / 1e4;
+            map.serialize_entry(label.as_str(), &rounded)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_through_text_and_json() {
+        for label in Stance::ALL {
+            assert_eq!(label.as_str().parse::<Stance>().unwrap(), label);
+            let json = serde_json::to_string(&label).unwrap();
+            assert_eq!(json, format!("\"{}\"", label.as_str()));
+            assert_eq!(Stance::ALL[label.index()], label);
+        }
+        assert!("pro".parse::<Stance>().is_err());
+    }
+
+    #[test]
+    fn argmax_breaks_ties_by_label_order() {
+        assert_eq!(Scores([0.2, 0.5, 0.3]).argmax(), Stance::Anti);
+        assert_eq!(Scores([0.4, 0.4, 0.2]).argmax(), Stance::Pro);
+        let json = serde_json::to_string(&Scores([0.123456, 0.5, 0.376544])).unwrap();
+        assert_eq!(
+            json,
+            r#"{"pro-dialogue":0.1235,"anti-dialogue":0.5,"neutral":0.3765}"#
+        );
+    }
+}

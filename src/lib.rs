@@ -3,6 +3,10 @@
 //! The pipeline runs one way, a module per stage:
 //! corpus → segment → embed → classify → attribute → aggregate → report.
 
+pub mod atomic;
+pub mod boilerplate;
+pub mod classify;
+pub mod corpus;
 pub mod embed;
 pub mod stance;
 

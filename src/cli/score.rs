@@ -1,0 +1,135 @@
+//! `stance score`: every sentence of the articles, labelled and scored.
+
+use super::{report_input_error, ModelArgs, ScoreArgs, Sink, EXIT_SOME_FAILED};
+use crate::classify::{Classifier, ZeroShot};
+use crate::corpus::{Article, ArticleReader};
+use crate::embed::bert::{BertEncoder, EncoderOptions};
+use crate::embed::Encoder;
+use crate::output::{Format, ScoreWriter};
+use crate::pipeline::Scorer;
+use crate::provision::{self, FetchOptions, Manifest};
+use crate::segment::RuleSegmenter;
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// Articles scored together: enough to fill the encoder's length-sorted
+/// batches, few enough to keep memory flat on endless streams.
+const CHUNK_ARTICLES: usize = 64;
+
+/// Uses `threads` worker threads for rayon and for candle's matrix kernels.
+pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        // candle's CPU kernels read RAYON_NUM_THREADS too; set it before any pool starts.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot start the thread pool")?;
+    }
+    Ok(())
+}
+
+/// Finds (fetching when allowed) and loads the encoder.
+pub(crate) fn load_encoder(model: &ModelArgs, batch_size: usize, quiet: bool) -> Result<BertEncoder> {
+    let manifest = Manifest::builtin(&model.encoder)?;
+    let dir = provision::ensure(
+        &manifest,
+        &FetchOptions {
+            offline: model.offline,
+            progress: !quiet,
+        },
+    )?;
+    BertEncoder::load(
+        &dir,
+        EncoderOptions {
+            batch_size,
+            ..EncoderOptions::default()
+        },
+    )
+}
+
+/// Builds the classifier named on the command line.
+pub(crate) fn load_classifier(name: &str, encoder: &dyn Encoder) -> Result<Box<dyn Classifier>> {
+    match name {
+        "zero-shot" => Ok(Box::new(ZeroShot::new(
+            crate::classify::zero_shot::LabelDescriptions::builtin(),
+            encoder,
+        )?)),
+        other => bail!("unknown classifier {other:?} (available: zero-shot)"),
+    }
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} scoring: {pos} articles, {msg} sentences [{elapsed}, {per_sec}]",
+        )
+        .expect("valid template"),
+    );
+    bar.set_message("0");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+pub fn run(args: ScoreArgs) -> Result<u8> {
+    set_threads(args.threads)?;
+    let encoder = load_encoder(&args.model, args.batch_size, args.quiet)?;
+    let classifier = load_classifier(&args.classifier, &encoder)?;
+    let segmenter = RuleSegmenter::default();
+    let scorer = Scorer {
+        segmenter: &segmenter,
+        encoder: &encoder,
+        classifier: classifier.as_ref(),
+    };
+
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.out.is_none() {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
+    let mut writer = ScoreWriter::new(format, Sink::open(args.out.as_deref())?);
+    let bar = progress_bar(args.quiet);
+    let (mut failed, mut sentences) = (0usize, 0usize);
+    let mut reader = ArticleReader::new(&args.input.paths);
+    loop {
+        let mut chunk: Vec<Article> = Vec::with_capacity(CHUNK_ARTICLES);
+        for item in reader.by_ref() {
+            match item {
+                Ok(article) => {
+                    chunk.push(article);
+                    if chunk.len() == CHUNK_ARTICLES {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    bar.suspend(|| report_input_error(&e));
+                    failed += 1;
+                }
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        for doc in scorer.score(&chunk)? {
+            sentences += doc.len();
+            writer.write(&doc)?;
+        }
+        bar.inc(chunk.len() as u64);
+        bar.set_message(sentences.to_string());
+    }
+    bar.finish_and_clear();
+    writer.finish()?.commit()?;
+    if failed > 0 {
+        eprintln!("{failed} input(s) failed; every other article was scored");
+        return Ok(EXIT_SOME_FAILED);
+    }
+    Ok(0)
+}

@@ -1,0 +1,139 @@
+//! The stages wired together: articles → sentences → embeddings → scores.
+//!
+//! Segmentation runs in parallel across documents (rayon); encoding runs on
+//! all the sentences of a chunk of articles at once, because the encoder
+//! batches by length and a batch drawn from many documents fills better.
+//! Results come back per document, in input order.
+
+use crate::boilerplate::{BoilerplateFlags, Kind};
+use crate::classify::{Batch, Classifier};
+use crate::corpus::Article;
+use crate::embed::Encoder;
+use crate::segment::{self, Segmenter};
+use crate::stance::{Scores, Stance};
+use anyhow::{ensure, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// A sentence of an article, with its span and boilerplate flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SplitSentence {
+    pub doc: String,
+    pub idx: usize,
+    /// Code-point offsets into the raw article text, end exclusive.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    pub boilerplate: bool,
+    /// What kind of page furniture the sentence is part of, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boilerplate_kind: Option<Kind>,
+}
+
+/// A scored sentence: the record `stance score` writes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredSentence {
+    #[serde(flatten)]
+    pub sentence: SplitSentence,
+    pub stance: Stance,
+    pub scores: Scores,
+    /// Who holds the stance; filled by the attribution stage, `null` until
+    /// that stage has run.
+    pub holder: Option<String>,
+    /// Whom the dialogue is with (jihadists, tuareg, unspecified); as `holder`.
+    pub target: Option<String>,
+}
+
+/// Splits one article into sentences and flags its boilerplate.
+pub fn split_article(segmenter: &dyn Segmenter, article: &Article) -> Vec<SplitSentence> {
+    let flags = BoilerplateFlags::new(&article.text);
+    segment::sentences(segmenter, &article.text)
+        .into_iter()
+        .map(|s| {
+            let kind = flags.kind_of(&(s.start..s.end));
+            SplitSentence {
+                doc: article.id.clone(),
+                idx: s.idx,
+                start: s.start,
+                end: s.end,
+                text: s.text,
+                boilerplate: kind.is_some(),
+                boilerplate_kind: kind,
+            }
+        })
+        .collect()
+}
+
+/// Splits many articles in parallel; one sentence list per article, in order.
+pub fn split_articles(segmenter: &dyn Segmenter, articles: &[Article]) -> Vec<Vec<SplitSentence>> {
+    articles
+        .par_iter()
+        .map(|a| split_article(segmenter, a))
+        .collect()
+}
+
+/// The scores every boilerplate sentence gets: by the annotation standard,
+/// page furniture is neutral, so it is not sent through the model.
+pub const BOILERPLATE_SCORES: Scores = Scores([0.0, 0.0, 1.0]);
+
+/// Segmenter, encoder and classifier, ready to score articles.
+pub struct Scorer<'a> {
+    pub segmenter: &'a dyn Segmenter,
+    pub encoder: &'a dyn Encoder,
+    pub classifier: &'a dyn Classifier,
+}
+
+impl Scorer<'_> {
+    /// Scores every sentence of `articles`; one list per article, in order.
+    pub fn score(&self, articles: &[Article]) -> Result<Vec<Vec<ScoredSentence>>> {
+        ensure!(
+            self.classifier.encoder() == self.encoder.name(),
+            "classifier {:?} expects encoder {:?}, but {:?} is loaded",
+            self.classifier.name(),
+            self.classifier.encoder(),
+            self.encoder.name()
+        );
+        let docs = split_articles(self.segmenter, articles);
+        let texts: Vec<&str> = docs
+            .iter()
+            .flatten()
+            .filter(|s| !s.boilerplate)
+            .map(|s| s.text.as_str())
+            .collect();
+        let embeddings = self.encoder.encode(&texts)?;
+        let scores = self.classifier.classify(Batch {
+            texts: &texts,
+            embeddings: embeddings.view(),
+        })?;
+        ensure!(
+            scores.len() == texts.len(),
+            "classifier {:?} returned {} scores for {} sentences",
+            self.classifier.name(),
+            scores.len(),
+            texts.len()
+        );
+        let mut scores = scores.into_iter();
+        Ok(docs
+            .into_iter()
+            .map(|sentences| {
+                sentences
+                    .into_iter()
+                    .map(|sentence| {
+                        let scores = if sentence.boilerplate {
+                            BOILERPLATE_SCORES
+                        } else {
+                            scores.next().unwrap_or(BOILERPLATE_SCORES)
+                        };
+                        ScoredSentence {
+                            sentence,
+                            stance: scores.argmax(),
+                            scores,
+                            holder: None,
+                            target: None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}

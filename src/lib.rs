@@ -8,6 +8,8 @@ pub mod boilerplate;
 pub mod classify;
 pub mod corpus;
 pub mod embed;
+pub mod evaluate;
+pub mod gold;
 pub mod stance;
 
 pub use stance::{Scores, Stance};

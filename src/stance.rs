@@ -55,6 +55,75 @@ impl FromStr for Stance {
     }
 }
 
+/// Declares a closed label set whose JSON and text form is kebab-case.
+macro_rules! label_set {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let known: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown {} {s:?} (expected one of: {})", stringify!($name).to_lowercase(), known.join(", "))
+                })
+            }
+        }
+    };
+}
+
+label_set! {
+    /// Who holds a stance (the annotation standard's holders).
+    Holder {
+        France => "france",
+        Mali => "mali",
+        Jihadists => "jihadists",
+        Tuareg => "tuareg",
+        MalianSociety => "malian-society",
+        Analyst => "analyst",
+        Author => "author",
+        Other => "other",
+    }
+}
+
+label_set! {
+    /// With whom the dialogue is: the armed group party to it.
+    Target {
+        Jihadists => "jihadists",
+        Tuareg => "tuareg",
+        Unspecified => "unspecified",
+    }
+}
+
+/// One holder's stance toward dialogue with one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub holder: Holder,
+    pub stance: Stance,
+    pub target: Target,
+}
+
 /// A probability for each label, in the order of [`Stance::ALL`]; sums to one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scores(pub [f32; 3]);
@@ -103,6 +172,16 @@ mod tests {
             assert_eq!(Stance::ALL[label.index()], label);
         }
         assert!("pro".parse::<Stance>().is_err());
+        for holder in Holder::ALL {
+            assert_eq!(holder.as_str().parse::<Holder>().unwrap(), *holder);
+        }
+        assert_eq!(
+            serde_json::to_string(&Holder::MalianSociety).unwrap(),
+            "\"malian-society\""
+        );
+        let err = "paris".parse::<Holder>().unwrap_err();
+        assert!(err.contains("france"), "{err}");
+        assert!(serde_json::from_str::<Target>("\"rebels\"").is_err());
     }
 
     #[test]

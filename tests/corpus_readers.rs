@@ -84,7 +84,11 @@ fn bad_jsonl_lines_are_reported_with_file_and_line_and_the_rest_is_read() {
     assert_eq!(lines, [Some(2), Some(4), Some(5), Some(6), Some(7)]);
     let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
     assert!(messages[0].starts_with(&format!("{}:2: malformed JSONL", path.display())));
-    assert!(messages[1].contains("\"id\" must be a string"), "{}", messages[1]);
+    assert!(
+        messages[1].contains("\"id\" must be a string"),
+        "{}",
+        messages[1]
+    );
     assert!(messages[2].contains("has no \"text\""), "{}", messages[2]);
     assert!(messages[3].contains("empty article"), "{}", messages[3]);
     assert!(messages[4].contains("invalid UTF-8"), "{}", messages[4]);
@@ -94,7 +98,11 @@ fn bad_jsonl_lines_are_reported_with_file_and_line_and_the_rest_is_read() {
 fn bad_txt_files_are_reported_and_do_not_stop_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("a_empty.txt"), "  \n").unwrap();
-    fs::write(dir.path().join("b_latin1.txt"), b"Line one.\nLine two caf\xe9.\n").unwrap();
+    fs::write(
+        dir.path().join("b_latin1.txt"),
+        b"Line one.\nLine two caf\xe9.\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("c_good.txt"), "A good article.").unwrap();
     let missing = dir.path().join("missing.txt");
     let (articles, errors) = read(&[dir.path().to_path_buf(), missing.clone()]);
@@ -111,7 +119,11 @@ fn bad_txt_files_are_reported_and_do_not_stop_the_batch() {
 #[test]
 fn a_bad_metadata_file_is_reported_once_and_its_articles_still_read() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("metadata.csv"), "id,title\n\"unterminated\n").unwrap();
+    fs::write(
+        dir.path().join("metadata.csv"),
+        "id,title\n\"unterminated\n",
+    )
+    .unwrap();
     fs::write(dir.path().join("a.txt"), "One.").unwrap();
     fs::write(dir.path().join("b.txt"), "Two.").unwrap();
     let (articles, errors) = read(&[dir.path().to_path_buf()]);

@@ -1,0 +1,5 @@
+//! Evaluation against a gold set: alignment by span, agreement metrics,
+//! baselines and reports.
+
+pub mod align;
+pub mod metrics;

@@ -86,13 +86,15 @@ pub struct Scorer<'a> {
 impl Scorer<'_> {
     /// Scores every sentence of `articles`; one list per article, in order.
     pub fn score(&self, articles: &[Article]) -> Result<Vec<Vec<ScoredSentence>>> {
-        ensure!(
-            self.classifier.encoder() == self.encoder.name(),
-            "classifier {:?} expects encoder {:?}, but {:?} is loaded",
-            self.classifier.name(),
-            self.classifier.encoder(),
-            self.encoder.name()
-        );
+        if let Some(expected) = self.classifier.encoder() {
+            ensure!(
+                expected == self.encoder.name(),
+                "classifier {:?} expects encoder {:?}, but {:?} is loaded",
+                self.classifier.name(),
+                expected,
+                self.encoder.name()
+            );
+        }
         let docs = split_articles(self.segmenter, articles);
         let texts: Vec<&str> = docs
             .iter()
@@ -100,7 +102,11 @@ impl Scorer<'_> {
             .filter(|s| !s.boilerplate)
             .map(|s| s.text.as_str())
             .collect();
-        let embeddings = self.encoder.encode(&texts)?;
+        let embeddings = match self.classifier.encoder() {
+            Some(_) => self.encoder.encode(&texts)?,
+            // A text-only classifier: skip the model.
+            None => ndarray::Array2::zeros((texts.len(), 0)),
+        };
         let scores = self.classifier.classify(Batch {
             texts: &texts,
             embeddings: embeddings.view(),

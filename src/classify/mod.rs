@@ -4,12 +4,14 @@
 //! embeddings) and returns one probability vector per sentence. Classifiers
 //! never see who is speaking: stance must not be read off the actor.
 
+pub mod keyword;
 pub mod zero_shot;
 
 use crate::stance::Scores;
 use anyhow::Result;
 use ndarray::ArrayView2;
 
+pub use keyword::{Keyword, Majority};
 pub use zero_shot::ZeroShot;
 
 /// The sentences to classify: texts, and their unit-length embeddings (one
@@ -24,8 +26,9 @@ pub struct Batch<'a> {
 pub trait Classifier: Send + Sync {
     /// The name used on the command line and in reports.
     fn name(&self) -> &str;
-    /// The encoder whose vectors this classifier expects (its `name()`).
-    fn encoder(&self) -> &str;
+    /// The encoder whose vectors this classifier expects (its `name()`);
+    /// `None` for classifiers that read only the text.
+    fn encoder(&self) -> Option<&str>;
     /// One probability vector per sentence of `batch`, in order.
     fn classify(&self, batch: Batch<'_>) -> Result<Vec<Scores>>;
 }

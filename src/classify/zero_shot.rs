@@ -132,8 +132,8 @@ impl Classifier for ZeroShot {
         &self.descriptions.name
     }
 
-    fn encoder(&self) -> &str {
-        &self.encoder_name
+    fn encoder(&self) -> Option<&str> {
+        Some(&self.encoder_name)
     }
 
     fn classify(&self, batch: Batch<'_>) -> Result<Vec<Scores>> {

@@ -3,3 +3,4 @@
 
 pub mod align;
 pub mod metrics;
+pub mod report;

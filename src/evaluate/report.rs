@@ -1,0 +1,311 @@
+//! Scoring one classifier's predictions against a gold set, and the report
+//! that puts every classifier side by side.
+
+use super::align::{align, boundary_scores, BoundaryScores, Prediction};
+use super::metrics::{macro_f1_interval, ClassScores, Confusion};
+use crate::gold::GoldSet;
+use crate::stance::Stance;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How a classifier's figures were obtained; reports print it beside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Setting {
+    /// No training data: scored on every gold document.
+    NoTraining,
+    /// Trained on all other documents, tested on each held-out one.
+    LeaveOneDocOut,
+    /// Trained and tested on the same documents: optimistic.
+    TrainingSet,
+    /// Predictions read from a file.
+    PredictionsFile,
+}
+
+impl Setting {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Setting::NoTraining => "no training",
+            Setting::LeaveOneDocOut => "leave-one-document-out",
+            Setting::TrainingSet => "TRAINING-SET accuracy (optimistic)",
+            Setting::PredictionsFile => "predictions file",
+        }
+    }
+}
+
+/// Figures for one document.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocScores {
+    pub doc: String,
+    pub sentences: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+}
+
+/// A gold sentence the classifier got wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorItem {
+    pub doc: String,
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    pub gold: Stance,
+    pub predicted: Stance,
+}
+
+/// Everything measured for one classifier.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassifierReport {
+    pub classifier: String,
+    pub setting: Setting,
+    pub sentences: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// 95% bootstrap interval of macro-F1 over sentences (fixed seed).
+    pub macro_f1_ci: (f64, f64),
+    pub kappa: f64,
+    pub per_class: BTreeMap<Stance, ClassScores>,
+    pub confusion: Confusion,
+    pub per_doc: Vec<DocScores>,
+    /// Gold sentences no prediction overlapped (counted as neutral).
+    pub uncovered: usize,
+    pub boundaries: BoundaryScores,
+    pub errors: Vec<ErrorItem>,
+}
+
+/// Scores `predictions` against `gold`.
+pub fn score_predictions(
+    classifier: &str,
+    setting: Setting,
+    gold: &GoldSet,
+    predictions: &[Prediction],
+) -> ClassifierReport {
+    let aligned = align(gold, predictions);
+    let pairs: Vec<(Stance, Stance)> = aligned
+        .iter()
+        .map(|a| (a.gold.stance, a.predicted()))
+        .collect();
+    let confusion = Confusion::from_pairs(&pairs);
+    let mut per_doc_pairs: BTreeMap<&str, Vec<(Stance, Stance)>> = BTreeMap::new();
+    for (a, pair) in aligned.iter().zip(&pairs) {
+        per_doc_pairs
+            .entry(a.gold.doc.as_str())
+            .or_default()
+            .push(*pair);
+    }
+    let per_doc = per_doc_pairs
+        .into_iter()
+        .map(|(doc, pairs)| {
+            let c = Confusion::from_pairs(&pairs);
+            DocScores {
+                doc: doc.to_string(),
+                sentences: pairs.len(),
+                accuracy: c.accuracy(),
+                macro_f1: c.macro_f1(),
+            }
+        })
+        .collect();
+    let errors = aligned
+        .iter()
+        .filter(|a| a.gold.stance != a.predicted())
+        .map(|a| ErrorItem {
+            doc: a.gold.doc.clone(),
+            start: a.gold.start,
+            end: a.gold.end,
+            text: a.gold.text.clone(),
+            gold: a.gold.stance,
+            predicted: a.predicted(),
+        })
+        .collect();
+    ClassifierReport {
+        classifier: classifier.to_string(),
+        setting,
+        sentences: pairs.len(),
+        accuracy: confusion.accuracy(),
+        macro_f1: confusion.macro_f1(),
+        macro_f1_ci: macro_f1_interval(&pairs),
+        kappa: confusion.kappa(),
+        per_class: Stance::ALL
+            .into_iter()
+            .map(|l| (l, confusion.class(l)))
+            .collect(),
+        confusion,
+        per_doc,
+        uncovered: aligned.iter().filter(|a| a.prediction.is_none()).count(),
+        boundaries: boundary_scores(gold, predictions),
+        errors,
+    }
+}
+
+/// The evaluation of several classifiers on one gold set.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub gold: String,
+    pub gold_sentences: usize,
+    pub gold_docs: usize,
+    /// Gold label counts, in the order of [`Stance::ALL`].
+    pub gold_counts: BTreeMap<Stance, usize>,
+    pub classifiers: Vec<ClassifierReport>,
+}
+
+impl EvalReport {
+    pub fn new(gold_path: &str, gold: &GoldSet, classifiers: Vec<ClassifierReport>) -> Self {
+        let mut gold_counts: BTreeMap<Stance, usize> =
+            Stance::ALL.into_iter().map(|l| (l, 0)).collect();
+        for r in &gold.records {
+            *gold_counts.entry(r.stance).or_default() += 1;
+        }
+        EvalReport {
+            gold: gold_path.to_string(),
+            gold_sentences: gold.records.len(),
+            gold_docs: gold.docs().len(),
+            gold_counts,
+            classifiers,
+        }
+    }
+
+    /// Pretty JSON with every figure (machines read this one).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise") + "\n"
+    }
+
+    /// A Markdown summary: the side-by-side table, per-class F1, per-document
+    /// macro-F1 and the confusion matrices.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write;
+        let mut md = String::new();
+        let counts: Vec<String> = self
+            .gold_counts
+            .iter()
+            .map(|(l, n)| format!("{l} {n}"))
+            .collect();
+        let _ = writeln!(md, "# Stance evaluation\n");
+        let _ = writeln!(
+            md,
+            "Gold: `{}`: {} sentences in {} documents ({}).\n",
+            self.gold,
+            self.gold_sentences,
+            self.gold_docs,
+            counts.join(", ")
+        );
+        let _ = writeln!(
+            md,
+            "| classifier | setting | accuracy | macro-F1 | 95% CI | kappa | F1 pro | F1 anti | F1 neutral | boundary F1 |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|");
+        for c in &self.classifiers {
+            let f1 = |l: Stance| c.per_class[&l].f1;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.3} | {:.3} | [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                c.classifier,
+                c.setting.describe(),
+                c.accuracy,
+                c.macro_f1,
+                c.macro_f1_ci.0,
+                c.macro_f1_ci.1,
+                c.kappa,
+                f1(Stance::Pro),
+                f1(Stance::Anti),
+                f1(Stance::Neutral),
+                c.boundaries.f1
+            );
+        }
+        let _ = writeln!(md, "\n## Per class (precision / recall / F1, support)\n");
+        let _ = writeln!(
+            md,
+            "| classifier | pro-dialogue | anti-dialogue | neutral |"
+        );
+        let _ = writeln!(md, "|---|---|---|---|");
+        for c in &self.classifiers {
+            let cell = |l: Stance| {
+                let s = c.per_class[&l];
+                format!(
+                    "{:.2} / {:.2} / {:.2} ({})",
+                    s.precision, s.recall, s.f1, s.support
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                c.classifier,
+                cell(Stance::Pro),
+                cell(Stance::Anti),
+                cell(Stance::Neutral)
+            );
+        }
+        if let Some(first) = self.classifiers.first() {
+            let _ = writeln!(md, "\n## Macro-F1 per document\n");
+            let docs: Vec<&str> = first.per_doc.iter().map(|d| d.doc.as_str()).collect();
+            let _ = writeln!(md, "| classifier | {} |", docs.join(" | "));
+            let _ = writeln!(md, "|---|{}", "---:|".repeat(docs.len()));
+            for c in &self.classifiers {
+                let cells: Vec<String> = c
+                    .per_doc
+                    .iter()
+                    .map(|d| format!("{:.3}", d.macro_f1))
+                    .collect();
+                let _ = writeln!(md, "| {} | {} |", c.classifier, cells.join(" | "));
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\n## Confusion matrices (rows: gold, columns: predicted)\n"
+        );
+        for c in &self.classifiers {
+            let _ = writeln!(md, "**{}** ({})\n", c.classifier, c.setting.describe());
+            let _ = writeln!(md, "| gold \\ predicted | pro | anti | neutral |");
+            let _ = writeln!(md, "|---|---:|---:|---:|");
+            for l in Stance::ALL {
+                let row = c.confusion.counts[l.index()];
+                let _ = writeln!(md, "| {} | {} | {} | {} |", l, row[0], row[1], row[2]);
+            }
+            let _ = writeln!(md);
+        }
+        let _ = writeln!(
+            md,
+            "Macro-F1 intervals: 95% percentile bootstrap over sentences, 1000 resamples, fixed seed. \
+             Gold sentences that no prediction overlaps count as neutral."
+        );
+        md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gold::GoldRecord;
+
+    #[test]
+    fn report_counts_errors_and_renders_every_format() {
+        let record = |start, end, stance| GoldRecord {
+            doc: "d".into(),
+            start,
+            end,
+            text: "t".into(),
+            stance,
+            mixed: false,
+            claims: vec![],
+            note: String::new(),
+        };
+        let gold = GoldSet {
+            records: vec![record(0, 5, Stance::Pro), record(6, 9, Stance::Neutral)],
+        };
+        let predictions = vec![Prediction {
+            doc: "d".into(),
+            start: 0,
+            end: 5,
+            stance: Stance::Anti,
+            text: "t".into(),
+        }];
+        let r = score_predictions("x", Setting::NoTraining, &gold, &predictions);
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.uncovered, 1);
+        assert_eq!(r.accuracy, 0.5);
+        let report = EvalReport::new("gold.jsonl", &gold, vec![r]);
+        let md = report.to_markdown();
+        assert!(md.contains("| x | no training | 0.500 |"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["classifiers"][0]["errors"][0]["gold"], "pro-dialogue");
+    }
+}

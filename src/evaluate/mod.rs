@@ -2,5 +2,10 @@
 //! baselines and reports.
 
 pub mod align;
+pub mod html;
 pub mod metrics;
 pub mod report;
+pub mod run;
+
+pub use align::Prediction;
+pub use report::{score_predictions, ClassifierReport, EvalReport, Setting};

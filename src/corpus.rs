@@ -106,7 +106,7 @@ struct JsonArticle {
 /// entries sorted by path, JSONL records in line order. Nothing is read
 /// before it is asked for, so memory stays bounded on large inputs.
 pub struct ArticleReader {
-    pending: std::vec::IntoIter<PathBuf>,
+    pending: std::collections::VecDeque<PathBuf>,
     /// Open sources, innermost last: a JSONL file met inside a directory is
     /// read in place before the directory's next file.
     stack: Vec<Source>,
@@ -176,7 +176,7 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, Metadata>, InputErro
 impl ArticleReader {
     pub fn new(paths: &[PathBuf]) -> Self {
         ArticleReader {
-            pending: paths.to_vec().into_iter(),
+            pending: paths.iter().cloned().collect(),
             stack: Vec::new(),
             metadata: MetadataCache::default(),
         }
@@ -356,7 +356,7 @@ impl Iterator for ArticleReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let Some(top) = self.stack.last_mut() else {
-                match Self::open(self.pending.next()?) {
+                match Self::open(self.pending.pop_front()?) {
                     Ok(source) => self.stack.push(source),
                     Err(e) => return Some(Err(e)),
                 }

@@ -92,7 +92,10 @@ impl<W: Write> ScoreWriter<W> {
             score(Stance::Neutral),
             r.holder.clone().unwrap_or_default(),
             r.target.clone().unwrap_or_default(),
-            s.boilerplate_kind.map(Kind::as_str).unwrap_or_default().to_string(),
+            s.boilerplate_kind
+                .map(Kind::as_str)
+                .unwrap_or_default()
+                .to_string(),
             s.text.clone(),
         ])?;
         self.out.write_all(&row.into_inner()?)?;
@@ -207,7 +210,8 @@ mod tests {
     fn table_marks_boilerplate_and_shortens_text() {
         let long = "word ".repeat(40);
         let mut w = ScoreWriter::new(Format::Table, Vec::new());
-        w.write(&[record(&long, false), record("Share", true)]).unwrap();
+        w.write(&[record(&long, false), record("Share", true)])
+            .unwrap();
         let out = String::from_utf8(w.finish().unwrap()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3);

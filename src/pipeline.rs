@@ -12,8 +12,8 @@ use crate::embed::Encoder;
 use crate::segment::{self, Segmenter};
 use crate::stance::{Scores, Stance};
 use anyhow::{ensure, Result};
-use rayon::prelude::*;
 use ndarray::Array2;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// A sentence of an article, with its span and boilerplate flag.
@@ -90,7 +90,11 @@ pub struct Embedded {
 impl Embedded {
     /// Splits `articles` and embeds their sentences with `encoder` (or
     /// with nothing, for classifiers that read only text).
-    pub fn new(segmenter: &dyn Segmenter, encoder: Option<&dyn Encoder>, articles: &[Article]) -> Result<Self> {
+    pub fn new(
+        segmenter: &dyn Segmenter,
+        encoder: Option<&dyn Encoder>,
+        articles: &[Article],
+    ) -> Result<Self> {
         let docs = split_articles(segmenter, articles);
         let texts: Vec<&str> = Self::scored(&docs).map(|s| s.text.as_str()).collect();
         let embeddings = match encoder {

@@ -76,7 +76,7 @@ fn bad_jsonl_lines_are_reported_with_file_and_line_and_the_rest_is_read() {
     bytes.extend_from_slice(b"{\"id\":\"six\",\"text\":\"caf\xe9\"}\n");
     bytes.extend_from_slice(b"{\"id\":\"seven\",\"text\":\"Last.\"}");
     fs::write(&path, bytes).unwrap();
-    let (articles, errors) = read(&[path.clone()]);
+    let (articles, errors) = read(std::slice::from_ref(&path));
     let ids: Vec<&str> = articles.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["one", "seven"]);
     assert_eq!(articles[0].meta.year(), Some(2021));

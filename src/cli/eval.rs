@@ -36,7 +36,8 @@ fn trainer(name: &str) -> Option<Box<dyn Trainer>> {
 
 /// Reads a JSONL file of predictions (e.g. `stance score` output).
 fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("{}:{}: cannot read", path.display(), i + 1))?;
@@ -56,14 +57,20 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     for article in ArticleReader::new(std::slice::from_ref(&args.corpus)) {
         articles.push(article?);
     }
-    let texts: Texts = articles.iter().map(|a| (a.id.clone(), a.text.clone())).collect();
+    let texts: Texts = articles
+        .iter()
+        .map(|a| (a.id.clone(), a.text.clone()))
+        .collect();
     let gold = match GoldSet::load(&args.gold, &texts) {
         Ok(gold) => gold,
         Err(errors) => {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            bail!("{} gold record(s) refused; nothing was evaluated", errors.len());
+            bail!(
+                "{} gold record(s) refused; nothing was evaluated",
+                errors.len()
+            );
         }
     };
     let gold_docs = gold.docs();
@@ -73,15 +80,23 @@ pub fn run(args: EvalArgs) -> Result<u8> {
 
     let mut reports = Vec::new();
     if let Some(path) = &args.predictions {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        reports.push(score_predictions(&name, Setting::PredictionsFile, &gold, &read_predictions(path)?));
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        reports.push(score_predictions(
+            &name,
+            Setting::PredictionsFile,
+            &gold,
+            &read_predictions(path)?,
+        ));
     } else {
         let names: Vec<&str> = if args.classifier == "all" {
             UNTRAINED.iter().chain(TRAINED).copied().collect()
         } else {
             vec![args.classifier.as_str()]
         };
-        let needs_encoder = names.iter().any(|n| *n == "zero-shot");
+        let needs_encoder = names.contains(&"zero-shot");
         let encoder = if needs_encoder {
             Some(load_encoder(&args.model, 32, args.quiet)?)
         } else {
@@ -95,13 +110,23 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                 let embeddings = match (trainer.encoder(), encoder_ref) {
                     (None, _) => Array2::zeros((gold.records.len(), 0)),
                     (Some(_), Some(enc)) => {
-                        let texts: Vec<&str> = gold.records.iter().map(|r| r.text.as_str()).collect();
+                        let texts: Vec<&str> =
+                            gold.records.iter().map(|r| r.text.as_str()).collect();
                         enc.encode(&texts)?
                     }
                     (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                 };
-                let examples = GoldExamples { gold: &gold, embeddings };
-                reports.push(evaluate_trained(&examples, &embedded, &doc_ids, trainer.as_ref(), args.cv)?);
+                let examples = GoldExamples {
+                    gold: &gold,
+                    embeddings,
+                };
+                reports.push(evaluate_trained(
+                    &examples,
+                    &embedded,
+                    &doc_ids,
+                    trainer.as_ref(),
+                    args.cv,
+                )?);
             } else {
                 let Some(encoder) = encoder_ref else {
                     bail!("classifier {name:?} needs an encoder");

@@ -34,13 +34,18 @@ pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// Finds (fetching when allowed) and loads the encoder.
-pub(crate) fn load_encoder(model: &ModelArgs, batch_size: usize, quiet: bool) -> Result<BertEncoder> {
+pub(crate) fn load_encoder(
+    model: &ModelArgs,
+    batch_size: usize,
+    quiet: bool,
+) -> Result<BertEncoder> {
     let manifest = Manifest::builtin(&model.encoder)?;
     let dir = provision::ensure(
         &manifest,
         &FetchOptions {
             offline: model.offline,
             progress: !quiet,
+            ..FetchOptions::default()
         },
     )?;
     BertEncoder::load(
@@ -90,11 +95,13 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         classifier: classifier.as_ref(),
     };
 
-    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() && args.out.is_none() {
-        Format::Table
-    } else {
-        Format::Jsonl
-    });
+    let format = args
+        .format
+        .unwrap_or(if std::io::stdout().is_terminal() && args.out.is_none() {
+            Format::Table
+        } else {
+            Format::Jsonl
+        });
     let mut writer = ScoreWriter::new(format, Sink::open(args.out.as_deref())?);
     let bar = progress_bar(args.quiet);
     let (mut failed, mut sentences) = (0usize, 0usize);

@@ -50,7 +50,11 @@ fn confusion_svg(c: &ClassifierReport) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{size}\" height=\"{}\" role=\"img\" aria-label=\"confusion matrix\">",
         top + 3 * cell + 30
     );
-    let _ = write!(svg, "<text x=\"{}\" y=\"14\" font-size=\"12\" text-anchor=\"middle\">predicted</text>", left + 3 * cell / 2);
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"14\" font-size=\"12\" text-anchor=\"middle\">predicted</text>",
+        left + 3 * cell / 2
+    );
     for (j, l) in Stance::ALL.iter().enumerate() {
         let _ = write!(
             svg,
@@ -70,9 +74,17 @@ fn confusion_svg(c: &ClassifierReport) -> String {
     for (i, row) in c.confusion.counts.iter().enumerate() {
         let total: usize = row.iter().sum();
         for (j, &n) in row.iter().enumerate() {
-            let share = if total == 0 { 0.0 } else { n as f64 / total as f64 };
+            let share = if total == 0 {
+                0.0
+            } else {
+                n as f64 / total as f64
+            };
             // Blue for the diagonal (agreement), red off it (errors).
-            let (r, g, b) = if i == j { (33, 102, 172) } else { (178, 24, 43) };
+            let (r, g, b) = if i == j {
+                (33, 102, 172)
+            } else {
+                (178, 24, 43)
+            };
             let _ = write!(
                 svg,
                 "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({r},{g},{b})\" fill-opacity=\"{:.3}\" stroke=\"#999\"/>",
@@ -125,7 +137,11 @@ fn class_bars_svg(c: &ClassifierReport) -> String {
             y + 3.0
         );
     }
-    let colours = [("precision", "#9ecae1"), ("recall", "#4292c6"), ("F1", "#08519c")];
+    let colours = [
+        ("precision", "#9ecae1"),
+        ("recall", "#4292c6"),
+        ("F1", "#08519c"),
+    ];
     for (g, l) in Stance::ALL.iter().enumerate() {
         let s = c.per_class[l];
         let x0 = left + 10.0 + g as f64 * group;
@@ -169,7 +185,13 @@ fn in_context(text: &str, start: usize, end: usize) -> String {
     let chars: Vec<char> = text.chars().collect();
     let from = start.saturating_sub(CONTEXT_CHARS);
     let to = (end + CONTEXT_CHARS).min(chars.len());
-    let piece = |a: usize, b: usize| escape(&chars[a.min(chars.len())..b.min(chars.len())].iter().collect::<String>());
+    let piece = |a: usize, b: usize| {
+        escape(
+            &chars[a.min(chars.len())..b.min(chars.len())]
+                .iter()
+                .collect::<String>(),
+        )
+    };
     format!(
         "<span class=\"ctx\">{}{}</span><mark>{}</mark><span class=\"ctx\">{}{}</span>",
         if from > 0 { "…" } else { "" },
@@ -187,7 +209,11 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Stance evaluation</title><style>{STYLE}</style></head><body>"
     );
-    let counts: Vec<String> = report.gold_counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let counts: Vec<String> = report
+        .gold_counts
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
     let _ = write!(
         h,
         "<h1>Stance evaluation</h1><p>Gold: <code>{}</code>: {} sentences in {} documents ({}).</p>",
@@ -225,7 +251,9 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
             confusion_svg(c),
             class_bars_svg(c)
         );
-        h.push_str("<table><tr><th>document</th><th>sentences</th><th>accuracy</th><th>macro-F1</th></tr>");
+        h.push_str(
+            "<table><tr><th>document</th><th>sentences</th><th>accuracy</th><th>macro-F1</th></tr>",
+        );
         for d in &c.per_doc {
             let _ = write!(
                 h,
@@ -236,7 +264,11 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
                 d.macro_f1
             );
         }
-        let _ = write!(h, "</table><details><summary>{} errors</summary>", c.errors.len());
+        let _ = write!(
+            h,
+            "</table><details><summary>{} errors</summary>",
+            c.errors.len()
+        );
         for e in &c.errors {
             let context = texts
                 .get(&e.doc)
@@ -267,7 +299,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_highlights_the_span_in_context() {
-        assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         let html = in_context("One <b>. Two é. Three.", 9, 15);
         assert!(html.contains("<mark>Two é.</mark>"), "{html}");
         assert!(html.contains("One &lt;b&gt;."), "{html}");

@@ -37,9 +37,18 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
 }
 
 /// Scores a classifier that needs no training on the gold documents.
-pub fn evaluate_untrained(gold: &GoldSet, embedded: &Embedded, classifier: &dyn Classifier) -> Result<ClassifierReport> {
+pub fn evaluate_untrained(
+    gold: &GoldSet,
+    embedded: &Embedded,
+    classifier: &dyn Classifier,
+) -> Result<ClassifierReport> {
     let scored = embedded.classify(classifier)?;
-    Ok(score_predictions(classifier.name(), Setting::NoTraining, gold, &predictions(&scored)))
+    Ok(score_predictions(
+        classifier.name(),
+        Setting::NoTraining,
+        gold,
+        &predictions(&scored),
+    ))
 }
 
 /// The gold set's sentences as training examples; `embed` gives their
@@ -61,11 +70,16 @@ pub fn evaluate_trained(
 ) -> Result<ClassifierReport> {
     let gold = examples.gold;
     let train_on = |keep: &dyn Fn(&str) -> bool| -> Result<Box<dyn Classifier>> {
-        let rows: Vec<usize> = (0..gold.records.len()).filter(|&i| keep(&gold.records[i].doc)).collect();
+        let rows: Vec<usize> = (0..gold.records.len())
+            .filter(|&i| keep(&gold.records[i].doc))
+            .collect();
         if rows.is_empty() {
             bail!("no training sentences left for {}", trainer.name());
         }
-        let texts: Vec<&str> = rows.iter().map(|&i| gold.records[i].text.as_str()).collect();
+        let texts: Vec<&str> = rows
+            .iter()
+            .map(|&i| gold.records[i].text.as_str())
+            .collect();
         let labels: Vec<Stance> = rows.iter().map(|&i| gold.records[i].stance).collect();
         let embeddings = examples.embeddings.select(ndarray::Axis(0), &rows);
         trainer.train(Examples {
@@ -77,7 +91,10 @@ pub fn evaluate_trained(
     let scored: Vec<Vec<ScoredSentence>> = match cv {
         CrossValidation::None => embedded.classify(train_on(&|_| true)?.as_ref())?,
         CrossValidation::LooDoc => {
-            ensure!(doc_ids.len() == embedded.docs.len(), "one document id per embedded document");
+            ensure!(
+                doc_ids.len() == embedded.docs.len(),
+                "one document id per embedded document"
+            );
             let mut out = Vec::with_capacity(doc_ids.len());
             for (i, held_out) in doc_ids.iter().enumerate() {
                 let model = train_on(&|doc| doc != held_out)?;
@@ -92,6 +109,10 @@ pub fn evaluate_trained(
         CrossValidation::LooDoc => Setting::LeaveOneDocOut,
         CrossValidation::None => Setting::TrainingSet,
     };
-    Ok(score_predictions(trainer.name(), setting, gold, &predictions(&scored)))
+    Ok(score_predictions(
+        trainer.name(),
+        setting,
+        gold,
+        &predictions(&scored),
+    ))
 }
-

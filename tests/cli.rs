@@ -25,7 +25,11 @@ fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
 #[test]
 fn split_writes_the_contract_records_for_the_corpus() {
     let out = stance(&["split", "eval/corpus"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let records = jsonl(&out.stdout);
     assert!(records.len() > 200, "{}", records.len());
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
@@ -33,10 +37,18 @@ fn split_writes_the_contract_records_for_the_corpus() {
         for key in ["doc", "idx", "start", "end", "text", "boilerplate"] {
             assert!(r.get(key).is_some(), "{key} missing in {r}");
         }
-        let text = fs::read_to_string(corpus.join(format!("{}.txt", r["doc"].as_str().unwrap()))).unwrap();
-        let (start, end) = (r["start"].as_u64().unwrap() as usize, r["end"].as_u64().unwrap() as usize);
+        let text =
+            fs::read_to_string(corpus.join(format!("{}.txt", r["doc"].as_str().unwrap()))).unwrap();
+        let (start, end) = (
+            r["start"].as_u64().unwrap() as usize,
+            r["end"].as_u64().unwrap() as usize,
+        );
         let span: String = text.chars().skip(start).take(end - start).collect();
-        assert_eq!(span, r["text"].as_str().unwrap(), "spans are code points into the raw text");
+        assert_eq!(
+            span,
+            r["text"].as_str().unwrap(),
+            "spans are code points into the raw text"
+        );
     }
     let flagged: Vec<&str> = records
         .iter()
@@ -44,13 +56,20 @@ fn split_writes_the_contract_records_for_the_corpus() {
         .map(|r| r["text"].as_str().unwrap())
         .collect();
     assert!(flagged.contains(&"JOE PENNEY / Reuters"), "{flagged:?}");
-    assert!(flagged.contains(&"Download the France 24 application"), "{flagged:?}");
+    assert!(
+        flagged.contains(&"Download the France 24 application"),
+        "{flagged:?}"
+    );
 }
 
 #[test]
 fn score_reports_bad_articles_with_file_and_line_and_scores_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("a.txt"), "Bamako wants talks with the jihadists. Paris refuses.").unwrap();
+    fs::write(
+        dir.path().join("a.txt"),
+        "Bamako wants talks with the jihadists. Paris refuses.",
+    )
+    .unwrap();
     fs::write(dir.path().join("b.txt"), b"Caf\xe9 au lait.").unwrap();
     fs::write(dir.path().join("c.txt"), "").unwrap();
     fs::write(
@@ -58,7 +77,13 @@ fn score_reports_bad_articles_with_file_and_line_and_scores_the_rest() {
         "{\"id\":\"d1\",\"text\":\"A ceasefire was signed.\"}\n{not json}\n",
     )
     .unwrap();
-    let out = stance(&["score", dir.path().to_str().unwrap(), "--format", "jsonl", "--quiet"]);
+    let out = stance(&[
+        "score",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--quiet",
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "some input failed: {stderr}");
     assert!(stderr.contains("b.txt:1: invalid UTF-8"), "{stderr}");
@@ -74,7 +99,9 @@ fn score_reports_bad_articles_with_file_and_line_and_scores_the_rest() {
             .map(|k| scores[k].as_f64().unwrap())
             .sum();
         assert!((sum - 1.0).abs() < 1e-3, "{r}");
-        assert!(["pro-dialogue", "anti-dialogue", "neutral"].contains(&r["stance"].as_str().unwrap()));
+        assert!(
+            ["pro-dialogue", "anti-dialogue", "neutral"].contains(&r["stance"].as_str().unwrap())
+        );
     }
 }
 
@@ -92,7 +119,9 @@ fn score_reads_jsonl_on_stdin_and_is_deterministic() {
             .stdin
             .take()
             .unwrap()
-            .write_all(b"{\"id\":\"s1\",\"text\":\"No dialogue, no compromise. The army attacked.\"}\n")
+            .write_all(
+                b"{\"id\":\"s1\",\"text\":\"No dialogue, no compromise. The army attacked.\"}\n",
+            )
             .unwrap();
         child.wait_with_output().unwrap()
     };
@@ -123,10 +152,19 @@ fn offline_without_a_cached_model_says_what_to_run() {
 fn out_file_appears_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sentences.jsonl");
-    let out = stance(&["split", "eval/corpus/002_164b338d48ad01ba.txt", "--out", path.to_str().unwrap()]);
+    let out = stance(&[
+        "split",
+        "eval/corpus/002_164b338d48ad01ba.txt",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
     let records = jsonl(&fs::read(&path).unwrap());
     assert!(!records.is_empty());
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
 }

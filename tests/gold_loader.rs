@@ -5,7 +5,10 @@ use std::io::Write;
 
 fn texts() -> Texts {
     let mut t = Texts::new();
-    t.insert("d".into(), "Paris says no. Bamako wants talks, é. Rain fell.".into());
+    t.insert(
+        "d".into(),
+        "Paris says no. Bamako wants talks, é. Rain fell.".into(),
+    );
     t
 }
 
@@ -53,17 +56,26 @@ fn values_outside_the_standard_are_refused() {
     assert!(refusal(&RAIN.replace("\"neutral\"", "\"none\"")).contains("not a gold record"));
     assert!(refusal(&BAMAKO.replace("\"mali\"", "\"bamako\"")).contains("not a gold record"));
     assert!(refusal(&BAMAKO.replace("\"jihadists\"", "\"rebels\"")).contains("not a gold record"));
-    assert!(refusal(&RAIN.replace("\"note\":\"\"", "\"note\":\"\",\"extra\":1")).contains("unknown field"));
+    assert!(
+        refusal(&RAIN.replace("\"note\":\"\"", "\"note\":\"\",\"extra\":1"))
+            .contains("unknown field")
+    );
     assert!(refusal("{not json").contains("not a gold record"));
 }
 
 #[test]
 fn stance_mixed_and_claims_must_agree() {
-    let neutral_with_claim = BAMAKO.replace("\"stance\":\"pro-dialogue\",\"mixed\"", "\"stance\":\"neutral\",\"mixed\"");
+    let neutral_with_claim = BAMAKO.replace(
+        "\"stance\":\"pro-dialogue\",\"mixed\"",
+        "\"stance\":\"neutral\",\"mixed\"",
+    );
     assert!(refusal(&neutral_with_claim).contains("no claims"));
     let pro_without_claim = RAIN.replace("\"neutral\"", "\"pro-dialogue\"");
     assert!(refusal(&pro_without_claim).contains("no claim has that stance"));
-    let mixed_one_side = BAMAKO.replace("\"stance\":\"pro-dialogue\",\"mixed\":false", "\"stance\":\"neutral\",\"mixed\":true");
+    let mixed_one_side = BAMAKO.replace(
+        "\"stance\":\"pro-dialogue\",\"mixed\":false",
+        "\"stance\":\"neutral\",\"mixed\":true",
+    );
     assert!(refusal(&mixed_one_side).contains("mixed is true"));
     let neutral_claim = BAMAKO.replace(
         "{\"holder\":\"mali\",\"stance\":\"pro-dialogue\"",

@@ -64,7 +64,8 @@ pub(crate) fn load_classifier(name: &str, encoder: &dyn Encoder) -> Result<Box<d
             crate::classify::zero_shot::LabelDescriptions::builtin(),
             encoder,
         )?)),
-        other => bail!("unknown classifier {other:?} (available: zero-shot)"),
+        "keyword" => Ok(Box::new(crate::classify::Keyword)),
+        other => bail!("unknown classifier {other:?} (available: zero-shot, keyword)"),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::corpus::Article;
 use crate::embed::Encoder;
 use crate::segment::{self, Segmenter};
 use crate::stance::{Scores, Stance};
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -153,26 +153,33 @@ impl Embedded {
 /// Segmenter, encoder and classifier, ready to score articles.
 pub struct Scorer<'a> {
     pub segmenter: &'a dyn Segmenter,
-    pub encoder: &'a dyn Encoder,
+    /// Needed only when the classifier reads embeddings.
+    pub encoder: Option<&'a dyn Encoder>,
     pub classifier: &'a dyn Classifier,
 }
 
 impl Scorer<'_> {
     /// Scores every sentence of `articles`; one list per article, in order.
     pub fn score(&self, articles: &[Article]) -> Result<Vec<Vec<ScoredSentence>>> {
-        let encoder = match self.classifier.encoder() {
-            Some(expected) => {
+        let encoder = match (self.classifier.encoder(), self.encoder) {
+            (Some(expected), Some(encoder)) => {
                 ensure!(
-                    expected == self.encoder.name(),
+                    expected == encoder.name(),
                     "classifier {:?} expects encoder {:?}, but {:?} is loaded",
                     self.classifier.name(),
                     expected,
-                    self.encoder.name()
+                    encoder.name()
                 );
-                Some(self.encoder)
+                Some(encoder)
+            }
+            (Some(expected), None) => {
+                bail!(
+                    "classifier {:?} needs encoder {expected:?}",
+                    self.classifier.name()
+                )
             }
             // A text-only classifier: skip the model.
-            None => None,
+            (None, _) => None,
         };
         Embedded::new(self.segmenter, encoder, articles)?.classify(self.classifier)
     }

@@ -1,6 +1,6 @@
 //! `stance eval`: every classifier against the gold set, side by side.
 
-use super::score::{load_classifier, load_encoder, set_threads};
+use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
 use super::{EvalArgs, Sink};
 use crate::classify::train::{MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
@@ -96,8 +96,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         } else {
             vec![args.classifier.as_str()]
         };
-        let needs_encoder = names.contains(&"zero-shot");
-        let encoder = if needs_encoder {
+        let encoder = if names.iter().any(|n| needs_encoder(n)) {
             Some(load_encoder(&args.model, 32, args.quiet)?)
         } else {
             None
@@ -128,10 +127,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                     args.cv,
                 )?);
             } else {
-                let Some(encoder) = encoder_ref else {
-                    bail!("classifier {name:?} needs an encoder");
-                };
-                let classifier = load_classifier(name, encoder)?;
+                let classifier = load_classifier(name, encoder_ref)?;
                 reports.push(evaluate_untrained(&gold, &embedded, classifier.as_ref())?);
             }
         }

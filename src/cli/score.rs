@@ -57,12 +57,21 @@ pub(crate) fn load_encoder(
     )
 }
 
-/// Builds the classifier named on the command line.
-pub(crate) fn load_classifier(name: &str, encoder: &dyn Encoder) -> Result<Box<dyn Classifier>> {
+/// Whether the classifier named on the command line reads embeddings.
+pub(crate) fn needs_encoder(name: &str) -> bool {
+    name == "zero-shot"
+}
+
+/// Builds the classifier named on the command line; `encoder` is required
+/// when [`needs_encoder`] says so.
+pub(crate) fn load_classifier(
+    name: &str,
+    encoder: Option<&dyn Encoder>,
+) -> Result<Box<dyn Classifier>> {
     match name {
         "zero-shot" => Ok(Box::new(ZeroShot::new(
             crate::classify::zero_shot::LabelDescriptions::builtin(),
-            encoder,
+            encoder.context("the zero-shot classifier needs an encoder")?,
         )?)),
         "keyword" => Ok(Box::new(crate::classify::Keyword)),
         other => bail!("unknown classifier {other:?} (available: zero-shot, keyword)"),
@@ -87,12 +96,17 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 
 pub fn run(args: ScoreArgs) -> Result<u8> {
     set_threads(args.threads)?;
-    let encoder = load_encoder(&args.model, args.batch_size, args.quiet)?;
-    let classifier = load_classifier(&args.classifier, &encoder)?;
+    let encoder = if needs_encoder(&args.classifier) {
+        Some(load_encoder(&args.model, args.batch_size, args.quiet)?)
+    } else {
+        None
+    };
+    let encoder = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let classifier = load_classifier(&args.classifier, encoder)?;
     let segmenter = RuleSegmenter::default();
     let scorer = Scorer {
         segmenter: &segmenter,
-        encoder: &encoder,
+        encoder,
         classifier: classifier.as_ref(),
     };
 

@@ -28,7 +28,7 @@ pub fn escape(text: &str) -> String {
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
-th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
+th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}th{background:#f3f3f3}td{white-space:nowrap}\
 .charts{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}\
 .err{border-left:4px solid #c33;padding:4px 10px;margin:8px 0;background:#fafafa}\
 .err mark{background:#ffe08a}.ctx{color:#777}.lab{font-size:90%;color:#444}\

@@ -5,6 +5,7 @@
 //! never see who is speaking: stance must not be read off the actor.
 
 pub mod keyword;
+pub mod linear;
 pub mod train;
 pub mod zero_shot;
 

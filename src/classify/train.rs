@@ -12,6 +12,9 @@ pub struct Examples<'a> {
     /// One row per text; zero columns when the trainer needs no embeddings.
     pub embeddings: ArrayView2<'a, f32>,
     pub labels: &'a [Stance],
+    /// Which document each example comes from, when known: trainers that
+    /// tune themselves hold out whole documents, as the evaluation does.
+    pub groups: Option<&'a [&'a str]>,
 }
 
 /// Something that learns a classifier from examples.

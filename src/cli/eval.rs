@@ -2,6 +2,7 @@
 
 use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
 use super::{EvalArgs, Sink};
+use crate::classify::linear::{LinearConfig, LinearTrainer};
 use crate::classify::train::{MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::Encoder;
@@ -17,7 +18,7 @@ use std::path::Path;
 
 /// Classifiers that need no training, then the trained floors.
 const UNTRAINED: &[&str] = &["zero-shot", "keyword"];
-const TRAINED: &[&str] = &["majority"];
+const TRAINED: &[&str] = &["majority", "linear"];
 
 /// Report format of `stance eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,9 +28,17 @@ pub enum ReportFormat {
     Html,
 }
 
-fn trainer(name: &str) -> Option<Box<dyn Trainer>> {
+/// The trainer behind a trained classifier's name; `encoder` names the
+/// encoder whose vectors it learns from.
+fn trainer(name: &str, encoder: Option<&str>) -> Option<Box<dyn Trainer>> {
     match name {
         "majority" => Some(Box::new(MajorityTrainer)),
+        "linear" => Some(Box::new(LinearTrainer {
+            name: name.to_string(),
+            encoder: encoder.unwrap_or_default().to_string(),
+            config: LinearConfig::default(),
+            sources: vec![],
+        })),
         _ => None,
     }
 }
@@ -105,7 +114,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         let segmenter = RuleSegmenter::default();
         let embedded = Embedded::new(&segmenter, encoder_ref, &articles)?;
         for name in names {
-            if let Some(trainer) = trainer(name) {
+            if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
                 let embeddings = match (trainer.encoder(), encoder_ref) {
                     (None, _) => Array2::zeros((gold.records.len(), 0)),
                     (Some(_), Some(enc)) => {

@@ -81,11 +81,13 @@ pub fn evaluate_trained(
             .map(|&i| gold.records[i].text.as_str())
             .collect();
         let labels: Vec<Stance> = rows.iter().map(|&i| gold.records[i].stance).collect();
+        let groups: Vec<&str> = rows.iter().map(|&i| gold.records[i].doc.as_str()).collect();
         let embeddings = examples.embeddings.select(ndarray::Axis(0), &rows);
         trainer.train(Examples {
             texts: &texts,
             embeddings: embeddings.view(),
             labels: &labels,
+            groups: Some(&groups),
         })
     };
     let scored: Vec<Vec<ScoredSentence>> = match cv {

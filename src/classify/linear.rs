@@ -33,7 +33,7 @@ pub struct LinearConfig {
 impl Default for LinearConfig {
     fn default() -> Self {
         LinearConfig {
-            lambdas: vec![1e-4, 1e-3, 1e-2],
+            lambdas: vec![1e-4, 1e-3, 1e-2, 1e-1],
             steps: 600,
             balanced: true,
         }
@@ -75,7 +75,8 @@ pub struct HeadMeta {
 
 impl LinearHead {
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(self)?;
+        // Compact: the weights are thousands of numbers; `meta` is read with jq.
+        let json = serde_json::to_string(self)? + "\n";
         crate::atomic::write(path, json.as_bytes())
     }
 
@@ -416,7 +417,7 @@ mod tests {
         let again = trainer().train_grouped(ex, &groups).unwrap();
         assert_eq!(head.weights, again.weights);
         assert_eq!(head.bias, again.bias);
-        assert_eq!(head.meta.cv_macro_f1.len(), 3);
+        assert_eq!(head.meta.cv_macro_f1.len(), 4);
         let scores = head
             .classify(Batch {
                 texts: &texts,

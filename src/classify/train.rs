@@ -43,3 +43,71 @@ impl Trainer for MajorityTrainer {
         Ok(Box::new(Majority::fit(examples.labels)))
     }
 }
+
+/// A labelled sentence to learn from, from a gold set or a training file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledSentence {
+    pub text: String,
+    pub stance: Stance,
+    /// The document (gold records) or file (synthetic sets) it belongs to;
+    /// cross-validation holds a group out whole.
+    pub group: String,
+}
+
+/// The fields training needs from a record of either kind: gold records
+/// (`doc`, `text`, `stance`, ...) or training-set records (`id`, `text`,
+/// `stance`, `synthetic`, ...). Other fields are ignored here; the gold
+/// loader checks gold files strictly.
+#[derive(Debug, serde::Deserialize)]
+struct TrainingRecord {
+    text: String,
+    stance: Stance,
+    #[serde(default)]
+    doc: Option<String>,
+}
+
+/// Reads labelled sentences from JSONL files (or every `.jsonl` file of a
+/// directory, sorted). A gold record's group is its document; a training
+/// record's group is its file stem. A bad line is an error naming it.
+pub fn read_labelled(paths: &[std::path::PathBuf]) -> Result<Vec<LabelledSentence>> {
+    use anyhow::Context;
+    use std::io::BufRead;
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<_> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let stem = crate::corpus::file_id(&file);
+        let reader = std::io::BufReader::new(
+            std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?,
+        );
+        for (i, line) in reader.lines().enumerate() {
+            let line =
+                line.with_context(|| format!("{}:{}: cannot read", file.display(), i + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: TrainingRecord = serde_json::from_str(&line).with_context(|| {
+                format!("{}:{}: not a labelled sentence", file.display(), i + 1)
+            })?;
+            out.push(LabelledSentence {
+                text: record.text,
+                stance: record.stance,
+                group: record.doc.unwrap_or_else(|| stem.clone()),
+            });
+        }
+    }
+    Ok(out)
+}

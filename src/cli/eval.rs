@@ -87,6 +87,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     articles.sort_by(|a, b| a.id.cmp(&b.id));
     let doc_ids: Vec<String> = articles.iter().map(|a| a.id.clone()).collect();
 
+    let extra = crate::classify::train::read_labelled(&args.train_extra)?;
     let mut reports = Vec::new();
     if let Some(path) = &args.predictions {
         let name = path
@@ -115,18 +116,18 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         let embedded = Embedded::new(&segmenter, encoder_ref, &articles)?;
         for name in names {
             if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
-                let embeddings = match (trainer.encoder(), encoder_ref) {
-                    (None, _) => Array2::zeros((gold.records.len(), 0)),
-                    (Some(_), Some(enc)) => {
-                        let texts: Vec<&str> =
-                            gold.records.iter().map(|r| r.text.as_str()).collect();
-                        enc.encode(&texts)?
+                let embed = |texts: Vec<&str>| -> Result<Array2<f32>> {
+                    match (trainer.encoder(), encoder_ref) {
+                        (None, _) => Ok(Array2::zeros((texts.len(), 0))),
+                        (Some(_), Some(enc)) => enc.encode(&texts),
+                        (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                     }
-                    (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                 };
                 let examples = GoldExamples {
                     gold: &gold,
-                    embeddings,
+                    embeddings: embed(gold.records.iter().map(|r| r.text.as_str()).collect())?,
+                    extra: &extra,
+                    extra_embeddings: embed(extra.iter().map(|e| e.text.as_str()).collect())?,
                 };
                 reports.push(evaluate_trained(
                     &examples,

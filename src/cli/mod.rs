@@ -114,6 +114,11 @@ pub struct EvalArgs {
     /// How classifiers trained on the gold set are scored.
     #[arg(long, value_enum, default_value = "loo-doc")]
     pub cv: crate::evaluate::run::CrossValidation,
+    /// Extra labelled sentences (files or directories of `.jsonl`) added to
+    /// the training data of every fold of the trained classifiers; never
+    /// tested on.
+    #[arg(long, num_args = 0.., value_name = "PATH")]
+    pub train_extra: Vec<PathBuf>,
     /// Score a JSONL file of predictions (e.g. `stance score` output) instead
     /// of running classifiers.
     #[arg(long, value_name = "FILE")]

@@ -4,7 +4,7 @@
 
 use super::report::{score_predictions, ClassifierReport, Setting};
 use super::Prediction;
-use crate::classify::train::{Examples, Trainer};
+use crate::classify::train::{Examples, LabelledSentence, Trainer};
 use crate::classify::Classifier;
 use crate::gold::GoldSet;
 use crate::pipeline::{Embedded, ScoredSentence};
@@ -51,12 +51,16 @@ pub fn evaluate_untrained(
     ))
 }
 
-/// The gold set's sentences as training examples; `embed` gives their
-/// vectors when the trainer needs them.
+/// The gold set's sentences as training examples, and extra labelled
+/// sentences (e.g. the synthetic training set) added to every fold.
 pub struct GoldExamples<'a> {
     pub gold: &'a GoldSet,
     /// One row per gold record (in `gold.records` order), or zero columns.
     pub embeddings: Array2<f32>,
+    /// Sentences that are never tested on: in every fold's training data.
+    pub extra: &'a [LabelledSentence],
+    /// One row per extra sentence, or zero columns.
+    pub extra_embeddings: Array2<f32>,
 }
 
 /// Scores a trained classifier: with `LooDoc`, each document's predictions
@@ -76,13 +80,29 @@ pub fn evaluate_trained(
         if rows.is_empty() {
             bail!("no training sentences left for {}", trainer.name());
         }
+        let extra = examples.extra;
         let texts: Vec<&str> = rows
             .iter()
             .map(|&i| gold.records[i].text.as_str())
+            .chain(extra.iter().map(|e| e.text.as_str()))
             .collect();
-        let labels: Vec<Stance> = rows.iter().map(|&i| gold.records[i].stance).collect();
-        let groups: Vec<&str> = rows.iter().map(|&i| gold.records[i].doc.as_str()).collect();
-        let embeddings = examples.embeddings.select(ndarray::Axis(0), &rows);
+        let labels: Vec<Stance> = rows
+            .iter()
+            .map(|&i| gold.records[i].stance)
+            .chain(extra.iter().map(|e| e.stance))
+            .collect();
+        let groups: Vec<&str> = rows
+            .iter()
+            .map(|&i| gold.records[i].doc.as_str())
+            .chain(extra.iter().map(|e| e.group.as_str()))
+            .collect();
+        let embeddings = ndarray::concatenate(
+            ndarray::Axis(0),
+            &[
+                examples.embeddings.select(ndarray::Axis(0), &rows).view(),
+                examples.extra_embeddings.view(),
+            ],
+        )?;
         trainer.train(Examples {
             texts: &texts,
             embeddings: embeddings.view(),

@@ -298,7 +298,7 @@ fn split_paragraph(t: &str, lo: usize, hi: usize, out: &mut Vec<Range<usize>>) {
         } else if c.is_whitespace() {
             i += w;
             if let Some(l) = list.as_mut() {
-                if i < hi && i > sent && l.is_next(t, i, hi) {
+                if i < hi && l.is_next(t, i, hi) && has_content(&t[sent..i]) {
                     out.push(sent..trim_end(t, sent, i));
                     l.advance();
                     sent = i;
@@ -312,6 +312,11 @@ fn split_paragraph(t: &str, lo: usize, hi: usize, out: &mut Vec<Range<usize>>) {
     if end > sent {
         out.push(sent..end);
     }
+}
+
+/// Whether a sentence so far holds more than bullets and spaces.
+fn has_content(s: &str) -> bool {
+    s.chars().any(|c| !is_bullet(c) && !c.is_whitespace())
 }
 
 enum Step {
@@ -436,15 +441,13 @@ fn terminator(t: &str, sent: usize, i: usize, hi: usize, quotes: &mut usize) -> 
     if !split || (had_quote && is_attribution(t, m, hi)) {
         return Step::Continue(k);
     }
-    if is_ellipsis && spaced && !space_before && dots >= 4 {
+    if is_ellipsis && !fullwidth && second_dot == Some(i + 2) && !space_before && dots >= 4 {
         // "compounds. . . . The": a period, then an ellipsis that opens the
         // next sentence.
-        if let Some(d) = second_dot {
-            return Step::Split {
-                end: i + 1,
-                next: d,
-            };
-        }
+        return Step::Split {
+            end: i + 1,
+            next: i + 2,
+        };
     }
     Step::Split { end: k, next: m }
 }

@@ -6,6 +6,7 @@
 //! dropped, and the code-point offsets name the same text as the byte ones.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use stance::segment::{sentences, LineBreaks, RuleSegmenter, Segmenter};
 
 const ARTICLES: [&str; 5] = [
@@ -178,7 +179,15 @@ fn article_slice() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // Failures found once are replayed first, from a file kept with the
+    // segmenter's other test data.
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/data/segment/props.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn invariants_on_random_mixtures(pieces in prop::collection::vec(piece(), 0..120)) {

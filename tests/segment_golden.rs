@@ -42,6 +42,8 @@ cases! {
     question_exclamation: "Really?! Are you sure?" => ["Really?!", "Are you sure?"];
     exclamation_in_name: "She works at Yahoo! in the sales team." => ["She works at Yahoo! in the sales team."];
     multibyte: "Été à Tombouctou. Ça va." => ["Été à Tombouctou.", "Ça va."];
+    #[ignore = "known limitation: a sentence that starts in lowercase is not split off (lowercased or sloppy text)"]
+    lowercase_sentence_start: "the talks failed. dialogue resumed later." => ["the talks failed.", "dialogue resumed later."];
 
     // --- Abbreviations and initials.
     middle_initial: "The report cites Amadou K. Diallo." => ["The report cites Amadou K. Diallo."];
@@ -93,6 +95,14 @@ cases! {
     am_pm_before_title:
         "At 5 a.m. Mr. Keita left the camp. He came back at 6 P.M. Mr. Keita then slept."
         => ["At 5 a.m. Mr. Keita left the camp.", "He came back at 6 P.M.", "Mr. Keita then slept."];
+    #[ignore = "known limitation: an acronym or initial ends a sentence only before a function word, not before a name"]
+    acronym_at_end_before_name:
+        "The envoy flew back to the U.S. Mali was not consulted."
+        => ["The envoy flew back to the U.S.", "Mali was not consulted."];
+    #[ignore = "known limitation: an acronym or initial ends a sentence only before a function word, not before a name"]
+    initial_at_end_before_name: "He backed Plan B. Mali did not." => ["He backed Plan B.", "Mali did not."];
+    #[ignore = "known limitation: abbreviations outside the closed lists are read as full stops"]
+    unlisted_abbreviation: "Cllr. Diallo spoke first." => ["Cllr. Diallo spoke first."];
     number_sign: "He is ranked No. 5 in the list." => ["He is ranked No. 5 in the list."];
     numero_sign:
         "The cache is at N°. 1026.253.553. That is where it was found."

@@ -54,7 +54,10 @@ fn lines(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut lo = 0;
     for (i, c) in text.char_indices() {
-        if matches!(c, '\n' | '\r' | '\x0B' | '\x0C' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+        if matches!(
+            c,
+            '\n' | '\r' | '\x0B' | '\x0C' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        ) {
             out.push(lo..i);
             lo = i + c.len_utf8();
         }
@@ -69,7 +72,11 @@ struct Sentencex {
 
 impl Segmenter for Sentencex {
     fn split(&self, text: &str) -> Vec<Range<usize>> {
-        let chunks = if self.per_line { lines(text) } else { vec![0..text.len()] };
+        let chunks = if self.per_line {
+            lines(text)
+        } else {
+            vec![0..text.len()]
+        };
         let mut out = Vec::new();
         for c in chunks {
             for b in sentencex::get_sentence_boundaries("en", &text[c.clone()]) {
@@ -87,7 +94,11 @@ struct Srx {
 
 impl Segmenter for Srx {
     fn split(&self, text: &str) -> Vec<Range<usize>> {
-        let chunks = if self.per_line { lines(text) } else { vec![0..text.len()] };
+        let chunks = if self.per_line {
+            lines(text)
+        } else {
+            vec![0..text.len()]
+        };
         let mut out = Vec::new();
         for c in chunks {
             for r in self.rules.split_ranges(&text[c.clone()]) {
@@ -121,33 +132,71 @@ const HARD_CORPUS_SENTENCES: &[&str] = &[
 ];
 
 pub fn main() {
-    let root = PathBuf::from(std::env::args().nth(1).expect("usage: compare_crates <stance worktree> <segment.srx>"));
-    let srx_path = std::env::args().nth(2).expect("usage: compare_crates <stance worktree> <segment.srx>");
-    let srx = srx::SRX::from_str(&std::fs::read_to_string(&srx_path).expect("segment.srx")).expect("parse srx");
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: compare_crates <stance worktree> <segment.srx>"),
+    );
+    let srx_path = std::env::args()
+        .nth(2)
+        .expect("usage: compare_crates <stance worktree> <segment.srx>");
+    let srx = srx::SRX::from_str(&std::fs::read_to_string(&srx_path).expect("segment.srx"))
+        .expect("parse srx");
     let en = || srx.language_rules("en");
     let skipped: usize = srx.errors().values().map(Vec::len).sum();
     println!("segment.srx: {} rules for en, {skipped} rules (all languages) skipped as unsupported regexes\n", en().len());
 
     let segmenters: Vec<(&str, Box<dyn Segmenter>)> = vec![
         ("RuleSegmenter (stance)", Box::new(RuleSegmenter::default())),
-        ("sentencex 0.1.33, per line", Box::new(Sentencex { per_line: true })),
-        ("sentencex 0.1.33, whole text", Box::new(Sentencex { per_line: false })),
-        ("srx 0.1.4 + LanguageTool segment.srx (en), per line", Box::new(Srx { rules: en(), per_line: true })),
-        ("srx 0.1.4 + LanguageTool segment.srx (en), whole text", Box::new(Srx { rules: en(), per_line: false })),
+        (
+            "sentencex 0.1.33, per line",
+            Box::new(Sentencex { per_line: true }),
+        ),
+        (
+            "sentencex 0.1.33, whole text",
+            Box::new(Sentencex { per_line: false }),
+        ),
+        (
+            "srx 0.1.4 + LanguageTool segment.srx (en), per line",
+            Box::new(Srx {
+                rules: en(),
+                per_line: true,
+            }),
+        ),
+        (
+            "srx 0.1.4 + LanguageTool segment.srx (en), whole text",
+            Box::new(Srx {
+                rules: en(),
+                per_line: false,
+            }),
+        ),
     ];
 
     // Gold spans: doc -> set of (start, end) in code points.
     let mut gold: Vec<(String, usize, usize)> = Vec::new();
-    for line in std::fs::read_to_string(root.join("tests/data/segment/gold.jsonl")).expect("gold").lines() {
+    for line in std::fs::read_to_string(root.join("tests/data/segment/gold.jsonl"))
+        .expect("gold")
+        .lines()
+    {
         let v: serde_json::Value = serde_json::from_str(line).expect("json");
-        gold.push((v["doc"].as_str().unwrap().to_owned(), v["start"].as_u64().unwrap() as usize, v["end"].as_u64().unwrap() as usize));
+        gold.push((
+            v["doc"].as_str().unwrap().to_owned(),
+            v["start"].as_u64().unwrap() as usize,
+            v["end"].as_u64().unwrap() as usize,
+        ));
     }
     let gold_set: HashSet<(String, usize, usize)> = gold.iter().cloned().collect();
     let mut docs: Vec<String> = gold.iter().map(|g| g.0.clone()).collect();
     docs.dedup();
     let texts: Vec<(String, String)> = docs
         .iter()
-        .map(|d| (d.clone(), std::fs::read_to_string(root.join(format!("eval/corpus/{d}.txt"))).expect("article")))
+        .map(|d| {
+            (
+                d.clone(),
+                std::fs::read_to_string(root.join(format!("eval/corpus/{d}.txt")))
+                    .expect("article"),
+            )
+        })
         .collect();
 
     let cases = golden::golden_cases();
@@ -162,7 +211,11 @@ pub fn main() {
             if got == c.expected {
                 passed += 1;
             } else {
-                failed.push(format!("{}{}", c.name, if c.ignored { " (ignored)" } else { "" }));
+                failed.push(format!(
+                    "{}{}",
+                    c.name,
+                    if c.ignored { " (ignored)" } else { "" }
+                ));
             }
         }
         let mut predicted = 0;
@@ -175,13 +228,25 @@ pub fn main() {
                 if gold_set.contains(&(doc.clone(), s.start, s.end)) {
                     exact += 1;
                 } else if corpus_diffs.len() < 12 {
-                    corpus_diffs.push(format!("{doc} {}..{}: {:?}", s.start, s.end, s.text.chars().take(90).collect::<String>()));
+                    corpus_diffs.push(format!(
+                        "{doc} {}..{}: {:?}",
+                        s.start,
+                        s.end,
+                        s.text.chars().take(90).collect::<String>()
+                    ));
                 }
                 all_texts.insert(s.text);
             }
         }
-        let hard = HARD_CORPUS_SENTENCES.iter().filter(|h| all_texts.contains(**h)).count();
-        let hard_missed: Vec<&str> = HARD_CORPUS_SENTENCES.iter().filter(|h| !all_texts.contains(**h)).copied().collect();
+        let hard = HARD_CORPUS_SENTENCES
+            .iter()
+            .filter(|h| all_texts.contains(**h))
+            .count();
+        let hard_missed: Vec<&str> = HARD_CORPUS_SENTENCES
+            .iter()
+            .filter(|h| !all_texts.contains(**h))
+            .copied()
+            .collect();
         let t = Instant::now();
         for _ in 0..20 {
             for (_, text) in &texts {
@@ -194,7 +259,12 @@ pub fn main() {
             exact as f64 / predicted.max(1) as f64,
             exact as f64 / gold.len() as f64,
         );
-        failures.push_str(&format!("\n### {name}\ngolden cases failed ({}): {}\n\nhard corpus sentences not whole ({}):\n", failed.len(), failed.join(", "), hard_missed.len()));
+        failures.push_str(&format!(
+            "\n### {name}\ngolden cases failed ({}): {}\n\nhard corpus sentences not whole ({}):\n",
+            failed.len(),
+            failed.join(", "),
+            hard_missed.len()
+        ));
         for h in hard_missed {
             failures.push_str(&format!("- {h:?}\n"));
         }

@@ -183,11 +183,13 @@ cases! {
         => ["(PHOTOS: War in Mali: Who Wins?)", "Then more."];
     bracketed_ellipsis_in_quote:
         "\"There are peace agreements (...) These agreements were signed by armed groups,\" Le Drian told the press."
-        => ["\"There are peace agreements (...) These agreements were signed by armed groups,\" Le Drian told the press."];
+        => ["\"There are peace agreements (...)", "These agreements were signed by armed groups,\" Le Drian told the press."];
+    bracketed_ellipsis_before_lower_case:
+        "\"The council (...) chose dialogue,\" he said." => ["\"The council (...) chose dialogue,\" he said."];
     square_bracketed_ellipsis:
         "\"The council [...] chose dialogue [...]\" (Diallo 12)."
         => ["\"The council [...] chose dialogue [...]\" (Diallo 12)."];
-    unicode_bracketed_ellipsis: "They agreed […] To talk later." => ["They agreed […] To talk later."];
+    unicode_bracketed_ellipsis: "They agreed […] To talk later." => ["They agreed […]", "To talk later."];
     ellipsis_char_end: "The talks stalled… Then came the coup." => ["The talks stalled…", "Then came the coup."];
     ellipsis_char_mid: "Behaviour of external actors … triggers resistance." => ["Behaviour of external actors … triggers resistance."];
     four_dots: "I never said that.... She left the room." => ["I never said that....", "She left the room."];

@@ -6,7 +6,7 @@
 // It scores each segmenter on
 //   1. the golden table of tests/segment_golden.rs (included below, so the
 //      table is written once; ignored cases count as cases),
-//   2. the reviewed gold spans of the five articles (tests/data/segment/gold.jsonl):
+//   2. the reviewed gold spans of the five articles (labels/gold.jsonl):
 //      exact span matches, precision, recall,
 //   3. a short list of the corpus sentences that are hardest to get whole.
 
@@ -174,7 +174,7 @@ pub fn main() {
 
     // Gold spans: doc -> set of (start, end) in code points.
     let mut gold: Vec<(String, usize, usize)> = Vec::new();
-    for line in std::fs::read_to_string(root.join("tests/data/segment/gold.jsonl"))
+    for line in std::fs::read_to_string(root.join("labels/gold.jsonl"))
         .expect("gold")
         .lines()
     {

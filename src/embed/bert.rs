@@ -103,9 +103,10 @@ impl BertEncoder {
 
         let device = Device::Cpu;
         let weights = model_dir.join("model.safetensors");
-        // SAFETY: the file is memory-mapped read-only; it was verified by
-        // sha256 before use and the cache never rewrites a model in place
-        // (installs go to a new directory that is renamed over the old one).
+        // SAFETY: mmap is sound while nobody writes to the file. The cache
+        // never rewrites a model file in place: a re-fetch stages a new
+        // directory and renames it over the old one, and unlinked files stay
+        // readable through existing maps.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .with_context(|| format!("loading {}", weights.display()))?;
         let model = BertModel::load(vb, &config)

@@ -109,12 +109,31 @@ impl Embedded {
         docs.iter().flatten().filter(|s| !s.boilerplate)
     }
 
+    /// Each scored sentence's predecessor embedding: the previous scored
+    /// sentence of the same document, or zeros for a document's first.
+    pub fn previous(&self) -> Array2<f32> {
+        let mut previous = Array2::zeros(self.embeddings.raw_dim());
+        let mut row = 0;
+        for doc in &self.docs {
+            let n = doc.iter().filter(|s| !s.boilerplate).count();
+            for k in 1..n {
+                previous
+                    .row_mut(row + k)
+                    .assign(&self.embeddings.row(row + k - 1));
+            }
+            row += n;
+        }
+        previous
+    }
+
     /// Scores every sentence with `classifier`; boilerplate is neutral.
     pub fn classify(&self, classifier: &dyn Classifier) -> Result<Vec<Vec<ScoredSentence>>> {
         let texts: Vec<&str> = Self::scored(&self.docs).map(|s| s.text.as_str()).collect();
+        let previous = self.previous();
         let scores = classifier.classify(Batch {
             texts: &texts,
             embeddings: self.embeddings.view(),
+            previous: Some(previous.view()),
         })?;
         ensure!(
             scores.len() == texts.len(),

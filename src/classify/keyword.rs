@@ -2,44 +2,9 @@
 //! anti-dialogue, one that names dialogue is pro-dialogue, the rest neutral.
 //! It needs no model and no training; any real classifier must beat it.
 
-use super::{Batch, Classifier};
+use super::{cues, Batch, Classifier};
 use crate::stance::{Scores, Stance};
 use anyhow::Result;
-
-/// Words and phrases that signal opposition to talks (matched lower-case).
-const ANTI_CUES: &[&str] = &[
-    "reject",
-    "refus",
-    "red line",
-    "no dialogue",
-    "no negotiation",
-    "never negotiate",
-    "will not negotiate",
-    "won't negotiate",
-    "oppose",
-    "skeptic",
-    "sceptic",
-    "no compromise",
-    "ruled out",
-    "rule out",
-    "not negotiate",
-];
-
-/// Words that name dialogue itself (matched lower-case, as prefixes of words).
-const DIALOGUE_CUES: &[&str] = &[
-    "negotiat",
-    "dialogue",
-    "talks",
-    "ceasefire",
-    "cease-fire",
-    "mediat",
-    "political solution",
-    "peace agreement",
-    "peace deal",
-    "reconcil",
-    "emissar",
-    "discussions",
-];
 
 /// How sure the floor says it is: fixed, since it has no notion of confidence.
 const CONFIDENCE: f32 = 0.8;
@@ -50,9 +15,8 @@ pub struct Keyword;
 impl Keyword {
     pub fn label(text: &str) -> Stance {
         let lower = text.to_lowercase();
-        let names = |cues: &[&str]| cues.iter().any(|c| lower.contains(c));
-        if names(DIALOGUE_CUES) {
-            if names(ANTI_CUES) {
+        if cues::any(&lower, cues::DIALOGUE) {
+            if cues::any(&lower, cues::REJECTION) || cues::any(&lower, cues::SCEPTICISM) {
                 Stance::Anti
             } else {
                 Stance::Pro

@@ -9,17 +9,20 @@
 //! from), never on the documents a head is evaluated on.
 
 use super::train::{Examples, Trainer};
-use super::{softmax, Batch, Classifier};
+use super::{cues, softmax, Batch, Classifier};
 use crate::evaluate::metrics::Confusion;
 use crate::stance::{Scores, Stance};
 use anyhow::{bail, ensure, Context, Result};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// Hyper-parameters of a linear head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearConfig {
+    /// Which features beside the sentence embedding the head reads.
+    #[serde(default)]
+    pub features: FeatureConfig,
     /// Candidate L2 strengths (on the mean loss); the best by grouped
     /// cross-validation macro-F1 is kept. One value skips the search.
     pub lambdas: Vec<f64>,
@@ -33,10 +36,55 @@ pub struct LinearConfig {
 impl Default for LinearConfig {
     fn default() -> Self {
         LinearConfig {
+            features: FeatureConfig::default(),
             lambdas: vec![1e-4, 1e-3, 1e-2, 1e-1],
             steps: 600,
             balanced: true,
         }
+    }
+}
+
+/// Features beside the sentence embedding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// Append the previous sentence's embedding (quotes continued over
+    /// sentences, "This is why ...").
+    #[serde(default)]
+    pub context: bool,
+    /// Append the cue-word flags of [`super::cues`] (negation, rejection,
+    /// acceptance, scepticism, necessity, question, quotation).
+    #[serde(default)]
+    pub cues: bool,
+}
+
+impl FeatureConfig {
+    /// Feature rows for sentences: embedding, then the enabled extras.
+    /// A missing `previous` counts as no context (zeros).
+    pub fn rows(
+        &self,
+        texts: &[&str],
+        embeddings: ArrayView2<f32>,
+        previous: Option<ArrayView2<f32>>,
+    ) -> Array2<f32> {
+        let (n, d) = embeddings.dim();
+        let width = d + if self.context { d } else { 0 } + if self.cues { cues::COUNT } else { 0 };
+        let mut x = Array2::zeros((n, width));
+        x.slice_mut(s![.., ..d]).assign(&embeddings);
+        let mut at = d;
+        if self.context {
+            if let Some(prev) = previous {
+                x.slice_mut(s![.., at..at + d]).assign(&prev);
+            }
+            at += d;
+        }
+        if self.cues {
+            for (i, t) in texts.iter().enumerate() {
+                for (j, v) in cues::features(t).into_iter().enumerate() {
+                    x[[i, at + j]] = v;
+                }
+            }
+        }
+        x
     }
 }
 
@@ -123,6 +171,14 @@ impl LinearHead {
         self.weights[0].len()
     }
 
+    fn features(&self) -> FeatureConfig {
+        self.meta
+            .config
+            .as_ref()
+            .map(|c| c.features)
+            .unwrap_or_default()
+    }
+
     fn logits(&self, x: ndarray::ArrayView1<f32>) -> [f32; 3] {
         [0, 1, 2].map(|c| {
             self.weights[c]
@@ -145,16 +201,19 @@ impl Classifier for LinearHead {
     }
 
     fn classify(&self, batch: Batch<'_>) -> Result<Vec<Scores>> {
-        if batch.embeddings.ncols() != self.dim() {
+        let features = self
+            .features()
+            .rows(batch.texts, batch.embeddings, batch.previous);
+        if features.ncols() != self.dim() {
             bail!(
-                "head {:?} expects {}-dimensional embeddings, got {}",
+                "head {:?} expects {} features, got {} from {}-dimensional embeddings",
                 self.name,
                 self.dim(),
+                features.ncols(),
                 batch.embeddings.ncols()
             );
         }
-        Ok(batch
-            .embeddings
+        Ok(features
             .axis_iter(Axis(0))
             .map(|row| Scores(softmax(self.logits(row))))
             .collect())
@@ -277,7 +336,11 @@ impl LinearTrainer {
             examples.embeddings.nrows() == n && groups.len() == n,
             "one embedding and group per example"
         );
-        let x: Array2<f64> = examples.embeddings.mapv(f64::from);
+        let x: Array2<f64> = self
+            .config
+            .features
+            .rows(examples.texts, examples.embeddings, examples.previous)
+            .mapv(f64::from);
         let cfg = &self.config;
         let mut distinct: Vec<&str> = groups.to_vec();
         distinct.sort();
@@ -411,6 +474,7 @@ mod tests {
             texts: &texts,
             embeddings: x.view(),
             labels: &labels,
+            previous: None,
             groups: None,
         };
         let head = trainer().train_grouped(ex, &groups).unwrap();
@@ -422,6 +486,7 @@ mod tests {
             .classify(Batch {
                 texts: &texts,
                 embeddings: x.view(),
+                previous: None,
             })
             .unwrap();
         let predicted: Vec<Stance> = scores.iter().map(Scores::argmax).collect();
@@ -458,6 +523,7 @@ mod tests {
             texts: &texts,
             embeddings: x.view(),
             labels: &labels,
+            previous: None,
             groups: None,
         };
         let head = trainer().train_grouped(ex, &groups).unwrap();
@@ -474,7 +540,8 @@ mod tests {
         assert!(loaded
             .classify(Batch {
                 texts: &["x"],
-                embeddings: wrong_dim.view()
+                embeddings: wrong_dim.view(),
+                previous: None,
             })
             .is_err());
     }

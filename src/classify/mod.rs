@@ -4,6 +4,7 @@
 //! embeddings) and returns one probability vector per sentence. Classifiers
 //! never see who is speaking: stance must not be read off the actor.
 
+pub mod cues;
 pub mod keyword;
 pub mod linear;
 pub mod train;
@@ -22,6 +23,10 @@ pub use zero_shot::ZeroShot;
 pub struct Batch<'a> {
     pub texts: &'a [&'a str],
     pub embeddings: ArrayView2<'a, f32>,
+    /// The embedding of each sentence's predecessor in its document (a zero
+    /// row for the first sentence), for classifiers that read context;
+    /// `None` where sentences have no document order.
+    pub previous: Option<ArrayView2<'a, f32>>,
 }
 
 /// A stance classifier.

@@ -12,6 +12,9 @@ pub struct Examples<'a> {
     /// One row per text; zero columns when the trainer needs no embeddings.
     pub embeddings: ArrayView2<'a, f32>,
     pub labels: &'a [Stance],
+    /// The embedding of each example's preceding sentence (zero row when
+    /// there is none), as in [`super::Batch::previous`].
+    pub previous: Option<ArrayView2<'a, f32>>,
     /// Which document each example comes from, when known: trainers that
     /// tune themselves hold out whole documents, as the evaluation does.
     pub groups: Option<&'a [&'a str]>,
@@ -49,6 +52,10 @@ impl Trainer for MajorityTrainer {
 pub struct LabelledSentence {
     pub text: String,
     pub stance: Stance,
+    /// The sentence before it in its article, when known: the previous
+    /// record of the same document in a gold file, or a training record's
+    /// `previous` field.
+    pub previous: Option<String>,
     /// The document (gold records) or file (synthetic sets) it belongs to;
     /// cross-validation holds a group out whole.
     pub group: String,
@@ -64,6 +71,8 @@ struct TrainingRecord {
     stance: Stance,
     #[serde(default)]
     doc: Option<String>,
+    #[serde(default)]
+    previous: Option<String>,
 }
 
 /// Reads labelled sentences from JSONL files (or every `.jsonl` file of a
@@ -86,7 +95,7 @@ pub fn read_labelled(paths: &[std::path::PathBuf]) -> Result<Vec<LabelledSentenc
             files.push(path.clone());
         }
     }
-    let mut out = Vec::new();
+    let mut out: Vec<LabelledSentence> = Vec::new();
     for file in files {
         let stem = crate::corpus::file_id(&file);
         let reader = std::io::BufReader::new(
@@ -102,12 +111,64 @@ pub fn read_labelled(paths: &[std::path::PathBuf]) -> Result<Vec<LabelledSentenc
             let record: TrainingRecord = serde_json::from_str(&line).with_context(|| {
                 format!("{}:{}: not a labelled sentence", file.display(), i + 1)
             })?;
+            let group = record.doc.clone().unwrap_or_else(|| stem.clone());
+            // Gold files list a document's sentences in order: the previous
+            // record of the same document is the previous sentence.
+            let previous = record.previous.or_else(|| match (&record.doc, out.last()) {
+                (Some(doc), Some(last)) if last.group == *doc => Some(last.text.clone()),
+                _ => None,
+            });
             out.push(LabelledSentence {
                 text: record.text,
                 stance: record.stance,
-                group: record.doc.unwrap_or_else(|| stem.clone()),
+                previous,
+                group,
             });
         }
     }
     Ok(out)
+}
+
+/// Embeddings of labelled sentences and of their previous sentences (a zero
+/// row where there is none), for trainers that read context.
+pub fn embed_labelled(
+    encoder: &dyn crate::embed::Encoder,
+    data: &[LabelledSentence],
+) -> Result<(ndarray::Array2<f32>, ndarray::Array2<f32>)> {
+    let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
+    let embeddings = encoder.encode(&texts)?;
+    let with_previous: Vec<usize> = (0..data.len())
+        .filter(|&i| data[i].previous.is_some())
+        .collect();
+    let previous_texts: Vec<&str> = with_previous
+        .iter()
+        .filter_map(|&i| data[i].previous.as_deref())
+        .collect();
+    let encoded = encoder.encode(&previous_texts)?;
+    let mut previous = ndarray::Array2::zeros(embeddings.raw_dim());
+    for (row, &i) in with_previous.iter().enumerate() {
+        previous.row_mut(i).assign(&encoded.row(row));
+    }
+    Ok((embeddings, previous))
+}
+
+impl LabelledSentence {
+    /// The gold records as labelled sentences, each with the previous
+    /// record of its document as context.
+    pub fn from_gold(gold: &crate::gold::GoldSet) -> Vec<LabelledSentence> {
+        let mut out: Vec<LabelledSentence> = Vec::with_capacity(gold.records.len());
+        for r in &gold.records {
+            let previous = match out.last() {
+                Some(last) if last.group == r.doc => Some(last.text.clone()),
+                _ => None,
+            };
+            out.push(LabelledSentence {
+                text: r.text.clone(),
+                stance: r.stance,
+                previous,
+                group: r.doc.clone(),
+            });
+        }
+        out
+    }
 }

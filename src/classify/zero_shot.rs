@@ -213,6 +213,7 @@ mod tests {
             .classify(Batch {
                 texts: &texts,
                 embeddings: emb.view(),
+                previous: None,
             })
             .unwrap();
         let labels: Vec<Stance> = scores.iter().map(Scores::argmax).collect();

@@ -2,8 +2,8 @@
 
 use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
 use super::{EvalArgs, Sink};
-use crate::classify::linear::{LinearConfig, LinearTrainer};
-use crate::classify::train::{MajorityTrainer, Trainer};
+use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
+use crate::classify::train::{embed_labelled, LabelledSentence, MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::Encoder;
 use crate::evaluate::run::{evaluate_trained, evaluate_untrained, GoldExamples};
@@ -18,7 +18,13 @@ use std::path::Path;
 
 /// Classifiers that need no training, then the trained floors.
 const UNTRAINED: &[&str] = &["zero-shot", "keyword"];
-const TRAINED: &[&str] = &["majority", "linear"];
+const TRAINED: &[&str] = &[
+    "majority",
+    "linear",
+    "linear+context",
+    "linear+cues",
+    "linear+context+cues",
+];
 
 /// Report format of `stance eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,14 +39,36 @@ pub enum ReportFormat {
 fn trainer(name: &str, encoder: Option<&str>) -> Option<Box<dyn Trainer>> {
     match name {
         "majority" => Some(Box::new(MajorityTrainer)),
-        "linear" => Some(Box::new(LinearTrainer {
-            name: name.to_string(),
-            encoder: encoder.unwrap_or_default().to_string(),
-            config: LinearConfig::default(),
-            sources: vec![],
-        })),
-        _ => None,
+        _ => {
+            let features = linear_features(name)?;
+            Some(Box::new(LinearTrainer {
+                name: name.to_string(),
+                encoder: encoder.unwrap_or_default().to_string(),
+                config: LinearConfig {
+                    features,
+                    ..LinearConfig::default()
+                },
+                sources: vec![],
+            }))
+        }
     }
+}
+
+/// The features of a linear-head variant named `linear[+context][+cues]`.
+pub(crate) fn linear_features(name: &str) -> Option<FeatureConfig> {
+    let mut parts = name.split('+');
+    if parts.next() != Some("linear") {
+        return None;
+    }
+    let mut features = FeatureConfig::default();
+    for part in parts {
+        match part {
+            "context" => features.context = true,
+            "cues" => features.cues = true,
+            _ => return None,
+        }
+    }
+    Some(features)
 }
 
 /// Reads a JSONL file of predictions (e.g. `stance score` output).
@@ -116,18 +144,25 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         let embedded = Embedded::new(&segmenter, encoder_ref, &articles)?;
         for name in names {
             if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
-                let embed = |texts: Vec<&str>| -> Result<Array2<f32>> {
+                let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
                     match (trainer.encoder(), encoder_ref) {
-                        (None, _) => Ok(Array2::zeros((texts.len(), 0))),
-                        (Some(_), Some(enc)) => enc.encode(&texts),
+                        (None, _) => Ok((
+                            Array2::zeros((data.len(), 0)),
+                            Array2::zeros((data.len(), 0)),
+                        )),
+                        (Some(_), Some(enc)) => embed_labelled(enc, data),
                         (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                     }
                 };
+                let (embeddings, previous) = embed(&LabelledSentence::from_gold(&gold))?;
+                let (extra_embeddings, extra_previous) = embed(&extra)?;
                 let examples = GoldExamples {
                     gold: &gold,
-                    embeddings: embed(gold.records.iter().map(|r| r.text.as_str()).collect())?,
+                    embeddings,
+                    previous,
                     extra: &extra,
-                    extra_embeddings: embed(extra.iter().map(|e| e.text.as_str()).collect())?,
+                    extra_embeddings,
+                    extra_previous,
                 };
                 reports.push(evaluate_trained(
                     &examples,

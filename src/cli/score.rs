@@ -59,7 +59,7 @@ pub(crate) fn load_encoder(
 
 /// Whether the classifier named on the command line reads embeddings.
 pub(crate) fn needs_encoder(name: &str) -> bool {
-    matches!(name, "zero-shot" | "linear")
+    name == "zero-shot" || name.starts_with("linear")
 }
 
 /// Builds the classifier named on the command line; `encoder` is required

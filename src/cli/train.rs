@@ -3,7 +3,7 @@
 use super::score::{load_encoder, set_threads};
 use super::TrainArgs;
 use crate::classify::linear::{LinearConfig, LinearTrainer};
-use crate::classify::train::{read_labelled, Examples};
+use crate::classify::train::{embed_labelled, read_labelled, Examples};
 use crate::embed::Encoder;
 use crate::stance::Stance;
 use anyhow::{bail, Result};
@@ -21,7 +21,7 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
     let labels: Vec<Stance> = data.iter().map(|d| d.stance).collect();
     let groups: Vec<&str> = data.iter().map(|d| d.group.as_str()).collect();
-    let embeddings = encoder.encode(&texts)?;
+    let (embeddings, previous) = embed_labelled(&encoder, &data)?;
     let trainer = LinearTrainer {
         name: args.classifier.clone(),
         encoder: encoder.name().to_string(),
@@ -33,6 +33,7 @@ pub fn run(args: TrainArgs) -> Result<u8> {
             texts: &texts,
             embeddings: embeddings.view(),
             labels: &labels,
+            previous: Some(previous.view()),
             groups: None,
         },
         &groups,

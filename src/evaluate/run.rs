@@ -57,10 +57,14 @@ pub struct GoldExamples<'a> {
     pub gold: &'a GoldSet,
     /// One row per gold record (in `gold.records` order), or zero columns.
     pub embeddings: Array2<f32>,
+    /// The embedding of each gold record's previous sentence, same shape.
+    pub previous: Array2<f32>,
     /// Sentences that are never tested on: in every fold's training data.
     pub extra: &'a [LabelledSentence],
     /// One row per extra sentence, or zero columns.
     pub extra_embeddings: Array2<f32>,
+    /// The embedding of each extra sentence's previous sentence, same shape.
+    pub extra_previous: Array2<f32>,
 }
 
 /// Scores a trained classifier: with `LooDoc`, each document's predictions
@@ -103,10 +107,18 @@ pub fn evaluate_trained(
                 examples.extra_embeddings.view(),
             ],
         )?;
+        let previous = ndarray::concatenate(
+            ndarray::Axis(0),
+            &[
+                examples.previous.select(ndarray::Axis(0), &rows).view(),
+                examples.extra_previous.view(),
+            ],
+        )?;
         trainer.train(Examples {
             texts: &texts,
             embeddings: embeddings.view(),
             labels: &labels,
+            previous: Some(previous.view()),
             groups: Some(&groups),
         })
     };

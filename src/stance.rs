@@ -159,6 +159,20 @@ impl Serialize for Scores {
     }
 }
 
+impl<'de> Deserialize<'de> for Scores {
+    /// Reads the map `stance score` writes: one probability per label.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<Stance, f32>::deserialize(deserializer)?;
+        let mut p = [0.0; 3];
+        for label in Stance::ALL {
+            p[label.index()] = *map
+                .get(&label)
+                .ok_or_else(|| serde::de::Error::custom(format!("scores lack {label}")))?;
+        }
+        Ok(Scores(p))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +202,11 @@ mod tests {
     fn argmax_breaks_ties_by_label_order() {
         assert_eq!(Scores([0.2, 0.5, 0.3]).argmax(), Stance::Anti);
         assert_eq!(Scores([0.4, 0.4, 0.2]).argmax(), Stance::Pro);
+        let back: Scores =
+            serde_json::from_str(r#"{"neutral":0.2,"pro-dialogue":0.5,"anti-dialogue":0.3}"#)
+                .unwrap();
+        assert_eq!(back, Scores([0.5, 0.3, 0.2]));
+        assert!(serde_json::from_str::<Scores>(r#"{"neutral":1.0}"#).is_err());
         let json = serde_json::to_string(&Scores([0.123456, 0.5, 0.376544])).unwrap();
         assert_eq!(
             json,

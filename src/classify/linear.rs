@@ -24,7 +24,7 @@ pub struct LinearConfig {
     #[serde(default)]
     pub features: FeatureConfig,
     /// Candidate L2 strengths (on the mean loss); the best by grouped
-    /// cross-validation macro-F1 is kept. One value skips the search.
+    /// cross-validation macro-F1 is kept.
     pub lambdas: Vec<f64>,
     /// Gradient steps.
     pub steps: usize,
@@ -88,7 +88,11 @@ impl FeatureConfig {
     }
 }
 
-/// A trained head: `softmax(W x + b)`.
+fn unit_temperature() -> f64 {
+    1.0
+}
+
+/// A trained head: `softmax((W x + b) / T)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinearHead {
     pub name: String,
@@ -103,7 +107,7 @@ pub struct LinearHead {
 }
 
 /// What a saved head records about its training.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadMeta {
     /// sha256 over the training texts and labels, in order.
     pub training_sha256: String,
@@ -113,6 +117,10 @@ pub struct HeadMeta {
     pub config: Option<LinearConfig>,
     /// The L2 strength chosen by cross-validation.
     pub lambda: f64,
+    /// Softmax temperature fitted on the held-out predictions of that
+    /// cross-validation (calibration; decisions are unchanged).
+    #[serde(default = "unit_temperature")]
+    pub temperature: f64,
     /// Inner cross-validation macro-F1 for each candidate λ.
     pub cv_macro_f1: Vec<(f64, f64)>,
     /// Training data sources (files), for the record.
@@ -215,7 +223,10 @@ impl Classifier for LinearHead {
         }
         Ok(features
             .axis_iter(Axis(0))
-            .map(|row| Scores(softmax(self.logits(row))))
+            .map(|row| {
+                let t = self.meta.temperature as f32;
+                Scores(softmax(self.logits(row).map(|z| z / t)))
+            })
             .collect())
     }
 }
@@ -286,21 +297,54 @@ fn fit(
     (w, b)
 }
 
-fn predict(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> Vec<Stance> {
+fn logits(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> Array2<f64> {
     let mut logits = x.dot(&w.t());
     logits += b;
     logits
-        .axis_iter(Axis(0))
-        .map(|row| {
-            let mut best = 0;
-            for c in 1..3 {
-                if row[c] > row[best] {
-                    best = c;
-                }
-            }
-            Stance::ALL[best]
-        })
-        .collect()
+}
+
+fn argmax(row: ndarray::ArrayView1<f64>) -> Stance {
+    let mut best = 0;
+    for c in 1..3 {
+        if row[c] > row[best] {
+            best = c;
+        }
+    }
+    Stance::ALL[best]
+}
+
+fn predict(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> Vec<Stance> {
+    logits(x, w, b).axis_iter(Axis(0)).map(argmax).collect()
+}
+
+/// Temperatures tried when calibrating; 1 leaves the scores as trained.
+const TEMPERATURES: [f64; 12] = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
+
+/// The temperature that minimises the mean negative log-likelihood of
+/// held-out logits: class weighting and a small training set make the raw
+/// head over-confident, and one scalar fixes most of that without changing
+/// any decision.
+fn fit_temperature(held_out: &[([f64; 3], Stance)]) -> f64 {
+    let nll = |t: f64| -> f64 {
+        held_out
+            .iter()
+            .map(|(z, label)| {
+                let scaled = z.map(|v| v / t);
+                let max = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let log_sum = scaled.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
+                log_sum - scaled[label.index()]
+            })
+            .sum::<f64>()
+    };
+    TEMPERATURES
+        .iter()
+        .copied()
+        .map(|t| (t, nll(t)))
+        .fold(
+            (1.0, f64::INFINITY),
+            |best, (t, v)| if v < best.1 { (t, v) } else { best },
+        )
+        .0
 }
 
 /// sha256 over texts and labels, so a head records exactly what it learnt from.
@@ -346,9 +390,11 @@ impl LinearTrainer {
         distinct.sort();
         distinct.dedup();
         let mut cv_scores = Vec::new();
-        if cfg.lambdas.len() > 1 && distinct.len() > 1 {
+        let mut held_out_logits = Vec::new();
+        if distinct.len() > 1 {
             for &lambda in &cfg.lambdas {
                 let mut pairs = Vec::with_capacity(n);
+                let mut held_out = Vec::with_capacity(n);
                 for held in &distinct {
                     let train: Vec<usize> = (0..n).filter(|&i| groups[i] != *held).collect();
                     let test: Vec<usize> = (0..n).filter(|&i| groups[i] == *held).collect();
@@ -363,21 +409,28 @@ impl LinearTrainer {
                         cfg.steps,
                         cfg.balanced,
                     );
-                    let predicted = predict(&x.select(Axis(0), &test), &w, &b);
-                    pairs.extend(test.iter().map(|&i| examples.labels[i]).zip(predicted));
+                    let z = logits(&x.select(Axis(0), &test), &w, &b);
+                    for (row, &i) in z.axis_iter(Axis(0)).zip(&test) {
+                        pairs.push((examples.labels[i], argmax(row)));
+                        held_out.push(([row[0], row[1], row[2]], examples.labels[i]));
+                    }
                 }
                 cv_scores.push((lambda, Confusion::from_pairs(&pairs).macro_f1()));
+                held_out_logits.push(held_out);
             }
         }
         // Best macro-F1; ties go to the stronger regularisation.
-        let lambda = cv_scores
-            .iter()
-            .fold(None::<(f64, f64)>, |best, &(l, f)| match best {
-                Some((bl, bf)) if bf > f || (bf == f && bl > l) => Some((bl, bf)),
-                _ => Some((l, f)),
-            })
-            .map(|(l, _)| l)
-            .unwrap_or(cfg.lambdas[0]);
+        let chosen = (0..cv_scores.len()).fold(None::<usize>, |best, k| match best {
+            Some(b)
+                if cv_scores[b].1 > cv_scores[k].1
+                    || (cv_scores[b].1 == cv_scores[k].1 && cv_scores[b].0 > cv_scores[k].0) =>
+            {
+                Some(b)
+            }
+            _ => Some(k),
+        });
+        let lambda = chosen.map_or(cfg.lambdas[0], |k| cv_scores[k].0);
+        let temperature = chosen.map_or(1.0, |k| fit_temperature(&held_out_logits[k]));
         let (w, b) = fit(&x, examples.labels, lambda, cfg.steps, cfg.balanced);
         let mut label_counts = vec![0; 3];
         for l in examples.labels {
@@ -398,6 +451,7 @@ impl LinearTrainer {
                 label_counts,
                 config: Some(cfg.clone()),
                 lambda,
+                temperature,
                 cv_macro_f1: cv_scores,
                 sources: self.sources.clone(),
                 seed: 0,

@@ -3,7 +3,7 @@
 //! its sentence boundaries agree with the gold ones.
 
 use crate::gold::{GoldRecord, GoldSet};
-use crate::stance::Stance;
+use crate::stance::{Scores, Stance};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +17,9 @@ pub struct Prediction {
     pub stance: Stance,
     #[serde(default)]
     pub text: String,
+    /// The classifier's probabilities, when it gave them (for calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
 }
 
 /// A gold sentence and the prediction that covers most of it.

@@ -222,12 +222,12 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         report.gold_docs,
         counts.join(", ")
     );
-    h.push_str("<h2>Side by side</h2><table><tr><th>classifier</th><th>setting</th><th>accuracy</th><th>macro-F1</th><th>95% CI</th><th>kappa</th><th>F1 pro</th><th>F1 anti</th><th>F1 neutral</th><th>boundary F1</th></tr>");
+    h.push_str("<h2>Side by side</h2><table><tr><th>classifier</th><th>setting</th><th>accuracy</th><th>macro-F1</th><th>95% CI</th><th>kappa</th><th>F1 pro</th><th>F1 anti</th><th>F1 neutral</th><th>ECE</th><th>boundary F1</th></tr>");
     for c in &report.classifiers {
         let f1 = |l: Stance| c.per_class[&l].f1;
         let _ = write!(
             h,
-            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2:.3}</td><td><b>{3:.3}</b></td><td>[{4:.3}, {5:.3}]</td><td>{6:.3}</td><td>{7:.3}</td><td>{8:.3}</td><td>{9:.3}</td><td>{10:.3}</td></tr>",
+            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2:.3}</td><td><b>{3:.3}</b></td><td>[{4:.3}, {5:.3}]</td><td>{6:.3}</td><td>{7:.3}</td><td>{8:.3}</td><td>{9:.3}</td><td>{11}</td><td>{10:.3}</td></tr>",
             escape(&c.classifier),
             c.setting.describe(),
             c.accuracy,
@@ -238,10 +238,11 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
             f1(Stance::Pro),
             f1(Stance::Anti),
             f1(Stance::Neutral),
-            c.boundaries.f1
+            c.boundaries.f1,
+            c.ece.map_or("n/a".to_string(), |e| format!("{e:.3}"))
         );
     }
-    h.push_str("</table><p class=\"lab\">Macro-F1 intervals: 95% percentile bootstrap over sentences (1000 resamples, fixed seed). Gold sentences no prediction overlaps count as neutral. Boundary F1 compares sentence ends with the gold spans.</p>");
+    h.push_str("</table><p class=\"lab\">Macro-F1 intervals: 95% percentile bootstrap over sentences (1000 resamples, fixed seed). Gold sentences no prediction overlaps count as neutral. Boundary F1 compares sentence ends with the gold spans. ECE: expected calibration error of the predicted label's probability (10 bins).</p>");
     for c in &report.classifiers {
         let _ = write!(
             h,

@@ -173,6 +173,34 @@ pub fn macro_f1_interval(pairs: &[(Stance, Stance)]) -> (f64, f64) {
     })
 }
 
+/// Bins of the expected calibration error.
+pub const CALIBRATION_BINS: usize = 10;
+
+/// Expected calibration error of top-label confidences: sentences are put in
+/// ten equal-width bins by the probability of the predicted label, and the
+/// gaps between each bin's mean confidence and its accuracy are averaged,
+/// weighted by bin size. 0 means the probabilities mean what they say.
+pub fn expected_calibration_error(confidence_correct: &[(f32, bool)]) -> f64 {
+    let n = confidence_correct.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut bins = [(0.0f64, 0usize, 0usize); CALIBRATION_BINS];
+    for &(p, correct) in confidence_correct {
+        let b = ((p as f64 * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        bins[b].0 += p as f64;
+        bins[b].1 += 1;
+        bins[b].2 += correct as usize;
+    }
+    bins.iter()
+        .filter(|b| b.1 > 0)
+        .map(|&(sum, count, correct)| {
+            let gap = (sum / count as f64 - correct as f64 / count as f64).abs();
+            gap * count as f64 / n as f64
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +280,19 @@ mod tests {
         assert_eq!((lo, hi), macro_f1_interval(&pairs));
         assert!(lo <= c.macro_f1() && c.macro_f1() <= hi, "{lo} {hi}");
         assert!(lo < hi);
+    }
+
+    #[test]
+    fn calibration_error_by_hand() {
+        // Bin 0.9: two sentences, confidence 0.9, one right: gap 0.4, weight 2/4.
+        // Bin 0.6: two sentences, confidence 0.6, both right: gap 0.4, weight 2/4.
+        let ece =
+            expected_calibration_error(&[(0.9, true), (0.9, false), (0.6, true), (0.6, true)]);
+        assert!(close(ece, 0.4), "{ece}");
+        assert!(close(
+            expected_calibration_error(&[(1.0, true), (0.5, true), (0.5, false)]),
+            0.0
+        ));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! that puts every classifier side by side.
 
 use super::align::{align, boundary_scores, BoundaryScores, Prediction};
-use super::metrics::{macro_f1_interval, ClassScores, Confusion};
+use super::metrics::{expected_calibration_error, macro_f1_interval, ClassScores, Confusion};
 use crate::gold::GoldSet;
 use crate::stance::Stance;
 use serde::Serialize;
@@ -64,6 +64,9 @@ pub struct ClassifierReport {
     /// 95% bootstrap interval of macro-F1 over sentences (fixed seed).
     pub macro_f1_ci: (f64, f64),
     pub kappa: f64,
+    /// Expected calibration error of the scores (None when the predictions
+    /// carry no scores).
+    pub ece: Option<f64>,
     pub per_class: BTreeMap<Stance, ClassScores>,
     pub confusion: Confusion,
     pub per_doc: Vec<DocScores>,
@@ -71,6 +74,19 @@ pub struct ClassifierReport {
     pub uncovered: usize,
     pub boundaries: BoundaryScores,
     pub errors: Vec<ErrorItem>,
+}
+
+/// ECE over the aligned sentences whose predictions carry scores.
+fn calibration(aligned: &[super::align::Aligned<'_>]) -> Option<f64> {
+    let pairs: Vec<(f32, bool)> = aligned
+        .iter()
+        .filter_map(|a| {
+            let p = a.prediction?;
+            let scores = p.scores?;
+            Some((scores.get(p.stance), p.stance == a.gold.stance))
+        })
+        .collect();
+    (!pairs.is_empty()).then(|| expected_calibration_error(&pairs))
 }
 
 /// Scores `predictions` against `gold`.
@@ -125,6 +141,7 @@ pub fn score_predictions(
         macro_f1: confusion.macro_f1(),
         macro_f1_ci: macro_f1_interval(&pairs),
         kappa: confusion.kappa(),
+        ece: calibration(&aligned),
         per_class: Stance::ALL
             .into_iter()
             .map(|l| (l, confusion.class(l)))
@@ -190,14 +207,14 @@ impl EvalReport {
         );
         let _ = writeln!(
             md,
-            "| classifier | setting | accuracy | macro-F1 | 95% CI | kappa | F1 pro | F1 anti | F1 neutral | boundary F1 |"
+            "| classifier | setting | accuracy | macro-F1 | 95% CI | kappa | F1 pro | F1 anti | F1 neutral | ECE | boundary F1 |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(md, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
         for c in &self.classifiers {
             let f1 = |l: Stance| c.per_class[&l].f1;
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.3} | {:.3} | [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {} | {} | {:.3} | {:.3} | [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.3} |",
                 c.classifier,
                 c.setting.describe(),
                 c.accuracy,
@@ -208,6 +225,7 @@ impl EvalReport {
                 f1(Stance::Pro),
                 f1(Stance::Anti),
                 f1(Stance::Neutral),
+                c.ece.map_or("n/a".to_string(), |e| format!("{e:.3}")),
                 c.boundaries.f1
             );
         }
@@ -265,7 +283,8 @@ impl EvalReport {
         let _ = writeln!(
             md,
             "Macro-F1 intervals: 95% percentile bootstrap over sentences, 1000 resamples, fixed seed. \
-             Gold sentences that no prediction overlaps count as neutral."
+             Gold sentences that no prediction overlaps count as neutral. \
+             ECE: expected calibration error of the predicted label's probability, 10 bins."
         );
         md
     }
@@ -297,6 +316,7 @@ mod tests {
             end: 5,
             stance: Stance::Anti,
             text: "t".into(),
+            scores: None,
         }];
         let r = score_predictions("x", Setting::NoTraining, &gold, &predictions);
         assert_eq!(r.errors.len(), 1);

@@ -32,6 +32,7 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
             end: s.sentence.end,
             stance: s.stance,
             text: s.sentence.text.clone(),
+            scores: Some(s.scores),
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 //! `evaluate` measure the classifiers against hand-labelled sentences.
 
 pub mod atomic;
+pub mod attribute;
 pub mod boilerplate;
 pub mod classify;
 pub mod cli;

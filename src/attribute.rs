@@ -143,9 +143,6 @@ impl QuoteLayout {
     fn is_inside(&self, at: usize) -> bool {
         self.inside.iter().any(|&(s, e)| at >= s && at < e)
     }
-    fn in_any_quote(&self) -> bool {
-        !self.inside.is_empty()
-    }
 }
 
 /// A word of a sentence: byte span and lower-case form.
@@ -352,13 +349,19 @@ impl Attributor {
         let mut history: Vec<(usize, Holder, bool)> = Vec::new();
         let mut learnt: Vec<(String, Holder)> = Vec::new();
         let mut open_quote = false;
-        let mut last_paragraph = usize::MAX;
-        for s in &doc.sentences {
-            let paragraph = newline_chars.partition_point(|&n| n < s.start);
-            if paragraph != last_paragraph {
+        let mut last_line = usize::MAX;
+        let mut paragraph = 0;
+        for (k, s) in doc.sentences.iter().enumerate() {
+            // Paragraphs numbered densely over the lines that hold sentences,
+            // so "the paragraph before" skips blank lines.
+            let line = newline_chars.partition_point(|&n| n < s.start);
+            if line != last_line {
+                if k > 0 {
+                    paragraph += 1;
+                }
+                last_line = line;
                 // A quotation never runs past its paragraph.
                 open_quote = false;
-                last_paragraph = paragraph;
             }
             let quotes = quote_layout(s.text, open_quote);
             open_quote = quotes.ends_inside;
@@ -396,7 +399,10 @@ impl Attributor {
             let quoted = p.quotes.opens_at_start || p.quotes.starts_inside;
             let has_frame_speech =
                 speech_speaker(p, &doc.sentences[i], 0, doc.sentences[i].text.len()).is_some();
-            if current.is_none() && (quoted || (p.quotes.in_any_quote() && has_frame_speech)) {
+            // Scare quotes ("proto-state") are no quotation: a run needs a
+            // quotation heading the sentence, or a third of it quoted.
+            let substantial = quoted_share(p, 0, doc.sentences[i].text.len()) >= 0.3;
+            if current.is_none() && (quoted || (substantial && has_frame_speech)) {
                 runs.push(None);
                 current = Some(runs.len() - 1);
             }
@@ -487,6 +493,18 @@ impl Attributor {
                     .iter()
                     .find(|w| w.start >= f.end)
                     .map(|w| w.lower.as_str());
+                let prev = words
+                    .iter()
+                    .rev()
+                    .find(|w| w.end <= f.start)
+                    .map(|w| w.lower.as_str());
+                // "make it harder", "find it useful".
+                if matches!(
+                    prev,
+                    Some("make" | "makes" | "made" | "making" | "find" | "found" | "keep")
+                ) {
+                    continue;
+                }
                 if matches!(
                     next,
                     Some(
@@ -524,6 +542,15 @@ impl Attributor {
                 ),
                 MentionKind::PersonAnaphor => (resolve(history, paragraph, true), true, false),
                 MentionKind::BodyAnaphor => (resolve(history, paragraph, false), false, false),
+                MentionKind::ArmedAnaphor => (
+                    history
+                        .iter()
+                        .rev()
+                        .find(|(_, h, _)| matches!(h, Holder::Jihadists | Holder::Tuareg))
+                        .map(|&(_, h, _)| h),
+                    false,
+                    false,
+                ),
                 MentionKind::SpeakerAnaphor => (None, true, true),
             };
             let possessive = is_possessive(text, f.end)
@@ -741,9 +768,11 @@ impl Attributor {
         let p = &prep.sentences[i];
         let s = &doc.sentences[i];
         let run_speaker = p.run.and_then(|r| prep.run_speakers[r]);
-        // 1. A party's own quotation.
+        // 1. A party's own quotation: the sentence is mostly its words.
         if let Some(h) = run_speaker.filter(|h| is_party(*h)) {
-            return Some((h, Rule::Quote));
+            if quoted_share(p, start, end) >= 0.5 {
+                return Some((h, Rule::Quote));
+            }
         }
         let speech = speech_speaker(p, s, start, end);
         // 2. The article's own voice: questions and advice.
@@ -761,6 +790,17 @@ impl Attributor {
         // 5. The subject heading the sentence, or a pronoun carried to it.
         subject(p, s.text, start, end).map(|h| (h, Rule::Subject))
     }
+}
+
+/// Share of `start..end` inside quotation marks.
+fn quoted_share(p: &Prepared, start: usize, end: usize) -> f64 {
+    let inside: usize = p
+        .quotes
+        .inside
+        .iter()
+        .map(|&(s, e)| e.min(end).saturating_sub(s.max(start)))
+        .sum();
+    inside as f64 / (end - start).max(1) as f64
 }
 
 fn attribution(stance: Stance, mixed: bool, claims: Vec<Claim>, rule: Rule) -> Attribution {
@@ -822,11 +862,13 @@ fn resolve(history: &[(usize, Holder, bool)], paragraph: usize, person: bool) ->
 /// "X's" or "Xs'": the mention owns the noun after it.
 fn is_possessive(text: &str, end: usize) -> bool {
     let rest = &text[end..];
-    rest.starts_with("'s")
-        || rest.starts_with("’s")
-        || ((rest.starts_with('’') || rest.starts_with('\''))
-            && text[..end].ends_with('s')
-            && rest[1..].starts_with(' '))
+    let mut chars = rest.chars();
+    let (first, second) = (chars.next(), chars.next());
+    match (first, second) {
+        (Some('\'' | '’'), Some('s')) => !chars.next().is_some_and(char::is_alphanumeric),
+        (Some('\'' | '’'), Some(' ')) => text[..end].ends_with('s'),
+        _ => false,
+    }
 }
 
 /// Whether the mention at `start` follows a preposition ("with X", "in Mali"),
@@ -845,13 +887,23 @@ fn is_oblique(text: &str, words: &[Word], start: usize, earlier: &[Mention]) -> 
     if gap.contains([',', '(', ')', ':', ';', '—', '“', '"']) {
         return false;
     }
-    if contains(lexicon::PREPOSITIONS, &prev.lower) {
+    // After a preposition, or right after a verb of position or saying
+    // (its object: "commit the Malian government").
+    if contains(lexicon::PREPOSITIONS, &prev.lower)
+        || contains(lexicon::POSITION_VERBS, &prev.lower)
+        || contains(lexicon::SPEECH, &prev.lower)
+    {
         return true;
     }
     if matches!(prev.lower.as_str(), "and" | "or" | "nor") {
-        return earlier
-            .last()
-            .is_some_and(|m| m.oblique && prev.start.saturating_sub(m.end) < 12);
+        // Coordinated with an oblique name: "with X and Y", "X, or Y"; but
+        // ", and" after a name starts a new clause.
+        return earlier.last().is_some_and(|m| {
+            let link = &text[m.end..prev.start];
+            m.oblique
+                && prev.start.saturating_sub(m.end) < 12
+                && (!link.contains(',') || prev.lower != "and")
+        });
     }
     false
 }
@@ -964,8 +1016,10 @@ fn speech_speaker(
             .mentions
             .iter()
             .find(|m| m.start >= w.end && m.start < end && frame(m.start) && m.holder.is_some());
-        if let Some(m) = right.filter(|m| !m.oblique) {
-            // Only in inversion: verb, then its subject, nothing between but an article.
+        // Inversion ("says a French official"): verb, then its subject with
+        // nothing between but an article; "told France 24" names the listener.
+        let listener = matches!(w.lower.as_str(), "tell" | "tells" | "told" | "telling");
+        if let Some(m) = right.filter(|_| !listener) {
             let between = &text[w.end..m.start];
             if between.split_whitespace().count() <= 2 {
                 return m.holder.map(|h| (h, w.start));
@@ -1025,6 +1079,17 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
                 if m.possessive && between <= 2 && m.holder.is_some() && !m.speaker_anaphor {
                     return m.holder;
                 }
+            }
+        }
+        // "the approval of X".
+        if contains(lexicon::AGENT_OF_NOUNS, &w.lower) && next == Some("of") {
+            let of_end = ws[k + 1].end;
+            let named = p
+                .mentions
+                .iter()
+                .find(|m| m.start >= of_end && m.start < end && same_side(m) && m.holder.is_some());
+            if let Some(m) = named.filter(|m| m.start - of_end < 40) {
+                return m.holder;
             }
         }
         // The passive: "was accepted by X", "X-ed by Y".

@@ -27,8 +27,10 @@ pub enum MentionKind {
     Mandatable,
     /// "he", "the minister": the last person named.
     PersonAnaphor,
-    /// "they", "the group": the last body named.
+    /// "they", "it": the last body named.
     BodyAnaphor,
+    /// "these groups", "the movement": the last armed group named.
+    ArmedAnaphor,
     /// "we", "I" inside a quotation: its speaker.
     SpeakerAnaphor,
 }
@@ -92,6 +94,8 @@ struct Mandated {
 struct Anaphors {
     person: Vec<Spanned<String>>,
     body: Vec<Spanned<String>>,
+    #[serde(default)]
+    armed: Vec<Spanned<String>>,
     speaker: Vec<Spanned<String>>,
 }
 
@@ -310,6 +314,7 @@ impl Gazetteer {
         for (list, kind) in [
             (&file.anaphors.person, MentionKind::PersonAnaphor),
             (&file.anaphors.body, MentionKind::BodyAnaphor),
+            (&file.anaphors.armed, MentionKind::ArmedAnaphor),
             (&file.anaphors.speaker, MentionKind::SpeakerAnaphor),
         ] {
             for p in list {

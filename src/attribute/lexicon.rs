@@ -18,7 +18,6 @@ pub const SPEECH: &[&str] = &[
     "explains",
     "explained",
     "explaining",
-    "note",
     "notes",
     "noted",
     "noting",
@@ -66,10 +65,7 @@ pub const SPEECH: &[&str] = &[
     "affirm",
     "affirms",
     "affirmed",
-    "state",
-    "states",
     "stated",
-    "claim",
     "claims",
     "claimed",
     "claiming",
@@ -117,11 +113,7 @@ pub const SPEECH: &[&str] = &[
     "feel",
     "feels",
     "felt",
-    "judge",
-    "judges",
     "judged",
-    "estimate",
-    "estimates",
     "estimated",
     "underline",
     "underlines",
@@ -264,6 +256,7 @@ pub const POSITION_VERBS: &[&str] = &[
     "willing",
     "open",
     "opened",
+    "opening",
     "reject",
     "rejects",
     "rejected",
@@ -410,13 +403,15 @@ pub const POSITION_NOUNS: &[&str] = &[
     "préalables",
 ];
 
+/// Nouns whose "of" names the actor: "the approval of X".
+pub const AGENT_OF_NOUNS: &[&str] = &["approval", "consent", "blessing", "green"];
+
 /// Modal and evaluative wording of advice: outside quotations and reported
 /// speech, it is the author's own advocacy or evaluation (§2.2 `author`).
 pub const ADVICE: &[&[&str]] = &[
     &["should"],
     &["ought"],
     &["could"],
-    &["must"],
     &["would", "be", "wise"],
     &["would", "be", "better"],
     &["would", "do", "well"],
@@ -485,9 +480,9 @@ pub const PREPOSITIONS: &[&str] = &[
 
 /// Determiners skipped when looking at the word before a name.
 pub const DETERMINERS: &[&str] = &[
-    "the", "a", "an", "its", "their", "his", "her", "this", "that", "these", "those", "some",
-    "many", "several", "other", "all", "both", "any", "each", "every", "ethnic", "former",
-    "current", "then", "certain", "various", "le", "la", "les", "l", "un", "une", "des", "du",
+    "the", "a", "an", "its", "their", "his", "her", "this", "these", "those", "some", "many",
+    "several", "other", "all", "both", "any", "each", "every", "ethnic", "former", "current",
+    "then", "certain", "various", "le", "la", "les", "l", "un", "une", "des", "du",
 ];
 
 /// Passive auxiliaries: "X has been offered" names the recipient, not the agent.

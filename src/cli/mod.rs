@@ -74,12 +74,33 @@ pub struct ModelArgs {
     pub offline: bool,
 }
 
+/// The actor gazetteer used to attribute stances.
+#[derive(Debug, Args, Clone)]
+pub struct ActorsArgs {
+    /// Actor gazetteer (TOML, as labels/actors.toml); default: the built-in copy.
+    #[arg(long, value_name = "FILE")]
+    pub actors: Option<PathBuf>,
+}
+
+impl ActorsArgs {
+    /// The attributor with the gazetteer asked for.
+    pub fn attributor(&self) -> anyhow::Result<crate::attribute::Attributor> {
+        use crate::attribute::{Attributor, Gazetteer};
+        Ok(match &self.actors {
+            Some(path) => Attributor::new(Gazetteer::load(path)?),
+            None => Attributor::builtin(),
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
     /// The stance classifier.
     #[arg(long, default_value = "zero-shot", value_name = "NAME")]
     pub classifier: String,
@@ -131,6 +152,13 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
+    /// The classifier that judges the clauses of two-holder sentences when
+    /// attribution is measured (default: the one evaluated when it needs no
+    /// training, else zero-shot, the pipeline's default).
+    #[arg(long, value_name = "NAME")]
+    pub clause_classifier: Option<String>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

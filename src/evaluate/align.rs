@@ -17,6 +17,13 @@ pub struct Prediction {
     pub stance: Stance,
     #[serde(default)]
     pub text: String,
+    /// Claims of the attribution stage, when the records carry them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<crate::stance::Claim>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<crate::stance::Holder>,
+    #[serde(default)]
+    pub boilerplate: bool,
 }
 
 /// A gold sentence and the prediction that covers most of it.
@@ -161,6 +168,9 @@ mod tests {
             end,
             stance,
             text: String::new(),
+            claims: None,
+            holder: None,
+            boilerplate: false,
         }
     }
 

@@ -146,6 +146,9 @@ pub struct EvalReport {
     /// Gold label counts, in the order of [`Stance::ALL`].
     pub gold_counts: BTreeMap<Stance, usize>,
     pub classifiers: Vec<ClassifierReport>,
+    /// Holders, targets and the actor comparison against the gold claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<super::attribution::AttributionSection>,
 }
 
 impl EvalReport {
@@ -161,6 +164,7 @@ impl EvalReport {
             gold_docs: gold.docs().len(),
             gold_counts,
             classifiers,
+            attribution: None,
         }
     }
 
@@ -267,6 +271,9 @@ impl EvalReport {
             "Macro-F1 intervals: 95% percentile bootstrap over sentences, 1000 resamples, fixed seed. \
              Gold sentences that no prediction overlaps count as neutral."
         );
+        if let Some(a) = &self.attribution {
+            md.push_str(&a.to_markdown());
+        }
         md
     }
 }
@@ -297,6 +304,9 @@ mod tests {
             end: 5,
             stance: Stance::Anti,
             text: "t".into(),
+            claims: None,
+            holder: None,
+            boilerplate: false,
         }];
         let r = score_predictions("x", Setting::NoTraining, &gold, &predictions);
         assert_eq!(r.errors.len(), 1);

@@ -32,6 +32,9 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
             end: s.sentence.end,
             stance: s.stance,
             text: s.sentence.text.clone(),
+            claims: None,
+            holder: None,
+            boilerplate: s.sentence.boilerplate,
         })
         .collect()
 }

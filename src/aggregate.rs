@@ -5,7 +5,7 @@
 //! (pro − anti) / (pro + anti), a 95% bootstrap interval over documents
 //! (fixed seed), and the evidence sentences. Boilerplate is left out.
 
-// pub mod render;
+pub mod render;
 
 use crate::evaluate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use crate::stance::{Claim, Holder, Stance};
@@ -322,5 +322,136 @@ mod tests {
         let keys: Vec<&str> = g.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["2013", "2020", "unknown"]);
         assert_eq!(groups(&docs, &years, GroupBy::Doc).len(), 3);
+    }
+}
+
+/// Where a table's stances and claims came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// Classifier stances and attribution's claims.
+    Predicted,
+    /// The gold set's claims.
+    Gold,
+}
+
+/// The actor comparison across documents: the command-line contract's
+/// `{"actors": {...}}`, the gold table beside it when asked, and groups.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// What `actors` is computed from.
+    pub source: Source,
+    /// The classifier behind predicted stances, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<String>,
+    pub documents: Vec<String>,
+    pub ci_unit: &'static str,
+    pub actors: BTreeMap<Holder, ActorRow>,
+    /// The table from gold claims, beside the predicted one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gold: Option<ActorTable>,
+    /// Predicted net − gold net, per actor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BTreeMap<Holder, Option<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<GroupBy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupTable>,
+    pub bootstrap: BootstrapNote,
+}
+
+/// One group of documents (an article or a year).
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupTable {
+    pub key: String,
+    pub documents: Vec<String>,
+    pub ci_unit: &'static str,
+    /// Figures without evidence (the evidence is listed once, at the top).
+    pub actors: BTreeMap<Holder, ActorRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gold: Option<BTreeMap<Holder, ActorRow>>,
+}
+
+/// How intervals were computed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BootstrapNote {
+    pub level: f64,
+    pub resamples: usize,
+    pub seed: u64,
+}
+
+fn documents_of(sentences: &[SentenceClaims]) -> Vec<String> {
+    let set: BTreeSet<&str> = sentences.iter().map(|s| s.doc.as_str()).collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+fn without_evidence(mut rows: BTreeMap<Holder, ActorRow>) -> BTreeMap<Holder, ActorRow> {
+    for r in rows.values_mut() {
+        r.evidence.clear();
+    }
+    rows
+}
+
+/// Builds the comparison: from predicted sentences, from gold ones, or
+/// both side by side (at least one must be given).
+pub fn compare(
+    predicted: Option<&[SentenceClaims]>,
+    classifier: Option<&str>,
+    gold: Option<&[SentenceClaims]>,
+    years: &BTreeMap<String, i32>,
+    by: Option<GroupBy>,
+) -> Comparison {
+    let gold_table = gold.map(|g| actor_table(g, &documents_of(g)));
+    let (source, main, main_sentences) = match predicted {
+        Some(p) => (Source::Predicted, actor_table(p, &documents_of(p)), p),
+        None => (
+            Source::Gold,
+            gold_table.clone().expect("predicted or gold sentences"),
+            gold.expect("predicted or gold sentences"),
+        ),
+    };
+    let side = if predicted.is_some() { gold } else { None };
+    let error = side.and(gold_table.as_ref()).map(|g| {
+        main.actors
+            .iter()
+            .map(|(h, r)| {
+                let gold_net = g.actors.get(h).and_then(|r| r.net);
+                (*h, r.net.zip(gold_net).map(|(p, g)| p - g))
+            })
+            .collect()
+    });
+    let groups = by
+        .map(|by| {
+            groups(&main.documents, years, by)
+                .into_iter()
+                .map(|(key, docs)| {
+                    let t = actor_table(main_sentences, &docs);
+                    let g = side.map(|g| without_evidence(actor_table(g, &docs).actors));
+                    GroupTable {
+                        key,
+                        documents: docs,
+                        ci_unit: t.ci_unit,
+                        actors: without_evidence(t.actors),
+                        gold: g,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Comparison {
+        source,
+        classifier: predicted.and(classifier).map(str::to_string),
+        documents: main.documents,
+        ci_unit: main.ci_unit,
+        actors: main.actors,
+        gold: side.and(gold_table),
+        error,
+        by,
+        groups,
+        bootstrap: BootstrapNote {
+            level: 0.95,
+            resamples: BOOTSTRAP_RESAMPLES,
+            seed: BOOTSTRAP_SEED,
+        },
     }
 }

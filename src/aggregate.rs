@@ -30,9 +30,9 @@ pub struct SentenceClaims {
     /// (the record's `holder`); counted as that actor's neutral sentence.
     #[serde(default, rename = "holder")]
     pub voice: Option<Holder>,
-    /// The classifier's probability for the sentence's stance, if known.
-    #[serde(default, skip_deserializing)]
-    pub score: Option<f64>,
+    /// The classifier's probability for each stance (the record's `scores`).
+    #[serde(default)]
+    pub scores: Option<BTreeMap<Stance, f64>>,
 }
 
 impl From<&crate::pipeline::ScoredSentence> for SentenceClaims {
@@ -46,7 +46,12 @@ impl From<&crate::pipeline::ScoredSentence> for SentenceClaims {
             boilerplate: s.sentence.boilerplate,
             claims: s.claims.clone(),
             voice: s.holder.filter(|_| s.stance == Stance::Neutral),
-            score: Some(s.scores.get(s.stance) as f64),
+            scores: Some(
+                Stance::ALL
+                    .iter()
+                    .map(|&l| (l, s.scores.get(l) as f64))
+                    .collect(),
+            ),
         }
     }
 }
@@ -171,7 +176,7 @@ pub fn actor_table(sentences: &[SentenceClaims], documents: &[String]) -> ActorT
                         text: s.text.clone(),
                         stance: c.stance,
                         target: c.target,
-                        score: s.score,
+                        score: s.scores.as_ref().and_then(|p| p.get(&c.stance).copied()),
                     })
             })
             .collect();
@@ -250,7 +255,7 @@ mod tests {
                 })
                 .collect(),
             voice: None,
-            score: Some(0.9),
+            scores: None,
         }
     }
 

@@ -228,7 +228,21 @@ fn groups_svg(c: &Comparison) -> String {
     const COLOURS: [&str; 8] = [
         "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
     ];
-    let actors = present(&c.actors);
+    // The actors named in at least two groups, most claims first, at most
+    // five: more lines than that cannot be read.
+    let mut actors: Vec<Holder> = present(&c.actors)
+        .into_iter()
+        .filter(|h| {
+            c.groups
+                .iter()
+                .filter(|g| g.actors[h].net.is_some())
+                .count()
+                >= 2
+        })
+        .collect();
+    actors.sort_by_key(|h| std::cmp::Reverse(c.actors[h].pro + c.actors[h].anti));
+    actors.truncate(5);
+    actors.sort();
     let (left, top, plot_h) = (50.0, 20.0, 240.0);
     let step = 110.0;
     let plot_w = step * c.groups.len().max(1) as f64;
@@ -268,7 +282,8 @@ fn groups_svg(c: &Comparison) -> String {
         let colour = COLOURS[k % COLOURS.len()];
         // Small horizontal offsets keep overlapping whiskers apart.
         let dx = (k as f64 - (actors.len() as f64 - 1.0) / 2.0) * 5.0;
-        let mut points: Vec<(f64, f64)> = Vec::new();
+        // Segments join consecutive groups only: a gap is not interpolated.
+        let mut points: Vec<Option<(f64, f64)>> = Vec::new();
         for (i, g) in c.groups.iter().enumerate() {
             let r = &g.actors[h];
             let x = x_of(i) + dx;
@@ -280,9 +295,9 @@ fn groups_svg(c: &Comparison) -> String {
                     y_of(lo)
                 );
             }
+            points.push(r.net.map(|net| (x, y_of(net))));
             if let Some(net) = r.net {
                 let y = y_of(net);
-                points.push((x, y));
                 let _ = write!(
                     svg,
                     "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{colour}\"><title>{h} {}: {net:+.3} ({}/{})</title></circle>",
@@ -292,16 +307,13 @@ fn groups_svg(c: &Comparison) -> String {
                 );
             }
         }
-        if points.len() >= 2 {
-            let path: Vec<String> = points
-                .iter()
-                .map(|(x, y)| format!("{x:.1},{y:.1}"))
-                .collect();
-            let _ = write!(
-                svg,
-                "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"/>",
-                path.join(" ")
-            );
+        for pair in points.windows(2) {
+            if let (Some((x1, y1)), Some((x2, y2))) = (pair[0], pair[1]) {
+                let _ = write!(
+                    svg,
+                    "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{y2:.1}\" stroke=\"{colour}\" stroke-width=\"1.5\"/>"
+                );
+            }
         }
         let ly = top + 14.0 * k as f64 + 6.0;
         let lx = left + plot_w + 20.0;
@@ -362,7 +374,33 @@ pub fn to_html(c: &Comparison) -> String {
         };
         let _ = write!(h, "<h2>Net stance by {by}</h2>");
         h.push_str(&groups_svg(c));
-        h.push_str("<p class=\"lab\">Dots: net stance; whiskers: 95% bootstrap interval (over documents, or over sentences for a single document).</p>");
+        h.push_str("<p class=\"lab\">Dots: net stance; whiskers: 95% bootstrap interval (over documents, or over sentences for a single document); lines join consecutive groups. Shown: the (at most five) actors with the most claims that take a side in two groups or more; the table below has every actor.</p>");
+        h.push_str("<table><tr><th>actor</th>");
+        for g in &c.groups {
+            let _ = write!(h, "<th>{}</th>", escape(&g.key));
+        }
+        h.push_str("</tr>");
+        for holder in present(&c.actors) {
+            let _ = write!(h, "<tr><td>{holder}</td>");
+            for g in &c.groups {
+                let r = &g.actors[&holder];
+                let gold = g.gold.as_ref().map_or(String::new(), |gold| {
+                    format!(
+                        " <span class=\"lab\">gold {}</span>",
+                        fmt_net(gold[&holder].net)
+                    )
+                });
+                let _ = write!(
+                    h,
+                    "<td>{} ({}/{}){gold}</td>",
+                    fmt_net(r.net),
+                    r.pro,
+                    r.anti
+                );
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
     }
     h.push_str("<h2>Evidence</h2>");
     for (holder, r) in &c.actors {

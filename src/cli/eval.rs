@@ -268,7 +268,7 @@ fn prediction_claims(
         boilerplate: p.boilerplate,
         claims,
         voice,
-        score: None,
+        scores: None,
     };
     if predictions.iter().any(|p| p.claims.is_some()) {
         return Ok(predictions

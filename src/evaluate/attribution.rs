@@ -228,7 +228,7 @@ pub fn gold_sentence_claims(gold: &GoldSet) -> Vec<SentenceClaims> {
             boilerplate: r.note.starts_with("BOILERPLATE"),
             claims: r.claims.clone(),
             voice: None,
-            score: None,
+            scores: None,
         })
         .collect()
 }
@@ -250,7 +250,7 @@ pub fn attributed_sentence_claims(pairs: &[(GoldRecord, Attribution)]) -> Vec<Se
             } else {
                 None
             },
-            score: None,
+            scores: None,
         })
         .collect()
 }

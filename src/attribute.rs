@@ -768,9 +768,14 @@ impl Attributor {
         let p = &prep.sentences[i];
         let s = &doc.sentences[i];
         let run_speaker = p.run.and_then(|r| prep.run_speakers[r]);
-        // 1. A party's own quotation: the sentence is mostly its words.
+        // 1. A party's own quotation: a direct quotation (opening the
+        // sentence or continuing), or a sentence mostly of its words; not a
+        // phrase quoted inside reported speech.
         if let Some(h) = run_speaker.filter(|h| is_party(*h)) {
-            if quoted_share(p, start, end) >= 0.5 {
+            if p.quotes.opens_at_start
+                || p.quotes.starts_inside
+                || quoted_share(p, start, end) >= 0.5
+            {
                 return Some((h, Rule::Quote));
             }
         }
@@ -1325,4 +1330,238 @@ fn span_target(gaz: &Gazetteer, text: &str, tuareg_article: bool) -> Option<Targ
         })
         .map(|(_, t)| *t)
         .or(Some(first.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Holder::*;
+
+    /// Clause stances from a keyword rule, so tests need no model.
+    struct KeywordClauses;
+    impl ClauseStance for KeywordClauses {
+        fn clause_stances(&self, clauses: &[&str]) -> Result<Vec<Stance>> {
+            Ok(clauses
+                .iter()
+                .map(|c| crate::classify::Keyword::label(c))
+                .collect())
+        }
+    }
+
+    /// Attributes an article given as lines (paragraphs) of sentences, each
+    /// with its stance.
+    fn run(paragraphs: &[&[(&str, Stance)]]) -> Vec<Attribution> {
+        let text: String = paragraphs
+            .iter()
+            .map(|p| p.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let mut sentences = Vec::new();
+        let mut at = 0;
+        for (k, p) in paragraphs.iter().enumerate() {
+            for (t, stance) in p.iter() {
+                let n = t.chars().count();
+                sentences.push(SentenceIn {
+                    start: at,
+                    end: at + n,
+                    text: t,
+                    stance: *stance,
+                    boilerplate: false,
+                });
+                at += n + 1;
+            }
+            if k + 1 < paragraphs.len() {
+                at += 1;
+            }
+        }
+        let doc = DocIn {
+            text: &text,
+            sentences,
+        };
+        Attributor::builtin()
+            .attribute(std::slice::from_ref(&doc), &KeywordClauses)
+            .unwrap()
+            .concat()
+    }
+
+    fn holders(a: &[Attribution]) -> Vec<Option<Holder>> {
+        a.iter().map(|a| a.holder).collect()
+    }
+
+    const PRO: Stance = Stance::Pro;
+    const ANTI: Stance = Stance::Anti;
+    const NEUTRAL: Stance = Stance::Neutral;
+
+    #[test]
+    fn quote_before_and_after_its_speaker() {
+        let a = run(&[
+            &[(
+                "“Talks are the only way out,” the Malian prime minister said.",
+                PRO,
+            )],
+            &[(
+                "“There will be no negotiation with terrorists,” says a French official.",
+                ANTI,
+            )],
+        ]);
+        assert_eq!(holders(&a), [Some(Mali), Some(France)]);
+        assert_eq!(a[0].rule, Some(Rule::Quote));
+        assert_eq!(a[1].target, Some(Target::Jihadists));
+    }
+
+    #[test]
+    fn colon_quote_running_over_several_sentences() {
+        let a = run(&[&[
+            (
+                "Hollande said: “We will not negotiate with the jihadists.",
+                ANTI,
+            ),
+            ("Never.", ANTI),
+            ("Not now.”", ANTI),
+            ("Bamako wants talks.", PRO),
+        ]]);
+        assert_eq!(
+            holders(&a),
+            [Some(France), Some(France), Some(France), Some(Mali)]
+        );
+        assert_eq!(
+            a[2].target,
+            Some(Target::Jihadists),
+            "target from the paragraph"
+        );
+    }
+
+    #[test]
+    fn quotation_named_by_its_last_sentence_and_the_next_paragraph() {
+        let a = run(&[
+            &[
+                ("“Let us be clear: there are peace accords.", ANTI),
+                (
+                    "Those who did not sign them are terrorists,” Le Drian told the press.",
+                    ANTI,
+                ),
+            ],
+            &[("“Things are simple.”", ANTI)],
+        ]);
+        assert_eq!(holders(&a), [Some(France); 3]);
+    }
+
+    #[test]
+    fn reported_speech_and_allegation() {
+        let a = run(&[&[
+            (
+                "Moctar Ouane stressed that an offer of dialogue to the jihadists is needed.",
+                PRO,
+            ),
+            ("JNIM complained that France opposed dialogue.", ANTI),
+            ("According to the ICG, negotiations are inevitable.", PRO),
+        ]]);
+        assert_eq!(holders(&a), [Some(Mali), Some(France), Some(Analyst)]);
+        assert_eq!(a[1].rule, Some(Rule::Agent));
+    }
+
+    #[test]
+    fn steps_active_passive_and_possessive() {
+        let a = run(&[&[
+            ("The transitional government mandated the High Islamic Council to open talks with Katiba Macina.", PRO),
+            ("Emissaries were sent by the Malian authorities to Iyad Ag Ghaly.", PRO),
+            ("JNIM’s acceptance of the offer surprised observers.", PRO),
+            ("The High Islamic Council obtained a ceasefire with the jihadists.", PRO),
+            ("The High Islamic Council, mandated by Bamako, obtained a ceasefire.", PRO),
+        ]]);
+        assert_eq!(
+            holders(&a),
+            [
+                Some(Mali),
+                Some(Mali),
+                Some(Jihadists),
+                Some(MalianSociety),
+                Some(Mali)
+            ]
+        );
+    }
+
+    #[test]
+    fn pronouns_and_titles_carry_within_the_paragraph() {
+        let a = run(&[
+            &[
+                ("Prime Minister Choguel Maïga spoke on Monday.", NEUTRAL),
+                ("Later he said the door to talks was open.", PRO),
+                ("Maïga also rejected any role for France.", NEUTRAL),
+            ],
+            &[
+                ("The MNLA held a meeting in Kidal.", NEUTRAL),
+                ("They are ready to negotiate.", PRO),
+            ],
+        ]);
+        assert_eq!(a[1].holder, Some(Mali));
+        assert_eq!(a[2].holder, Some(Mali), "a learnt name");
+        assert_eq!(a[4].holder, Some(Tuareg));
+        assert_eq!(a[4].target, Some(Target::Tuareg));
+    }
+
+    #[test]
+    fn author_fallback_questions_and_advice() {
+        let a = run(&[&[
+            ("Talks offer the best chance for peace.", PRO),
+            ("France should give Mali space to negotiate.", PRO),
+            ("What if jihadists use a pause to regroup?", ANTI),
+        ]]);
+        assert_eq!(holders(&a), [Some(Author); 3]);
+        assert_eq!(a[0].rule, Some(Rule::Fallback));
+        assert_eq!(a[1].rule, Some(Rule::AuthorVoice));
+    }
+
+    #[test]
+    fn two_holders_in_opposed_clauses_make_a_mixed_sentence() {
+        let a = run(&[&[(
+            "Bamako supports the opening of talks, while Paris believes that negotiations with the jihadists are a red line.",
+            ANTI,
+        )]]);
+        let a = &a[0];
+        assert!(a.mixed);
+        assert_eq!(a.stance, NEUTRAL);
+        let claims: Vec<(Holder, Stance, Target)> = a
+            .claims
+            .iter()
+            .map(|c| (c.holder, c.stance, c.target))
+            .collect();
+        assert_eq!(
+            claims,
+            [
+                (Mali, PRO, Target::Jihadists),
+                (France, ANTI, Target::Jihadists)
+            ]
+        );
+    }
+
+    #[test]
+    fn one_holder_split_between_groups_and_one_voice_conceding() {
+        let a = run(&[
+            &[(
+                "Traoré says he may accept talks with the MNLA, but has ruled out any negotiation with the IMA.",
+                NEUTRAL,
+            )],
+            &[(
+                "“We understand that Bamako rejects talks with the Tuareg rebels, but negotiations are needed,” says a French official.",
+                PRO,
+            )],
+        ]);
+        assert!(a[0].mixed, "{:?}", a[0]);
+        assert!(a[0].claims.iter().all(|c| c.holder == Mali));
+        assert!(!a[1].mixed, "one voice concedes and asserts: {:?}", a[1]);
+        assert_eq!(a[1].stance, PRO);
+        assert_eq!(a[1].holder, Some(France));
+    }
+
+    #[test]
+    fn neutral_sentences_get_a_voice_but_no_claim_and_boilerplate_nothing() {
+        let a = run(&[&[(
+            "The French foreign minister said on Monday that troops would stay in Mali.",
+            NEUTRAL,
+        )]]);
+        assert!(a[0].claims.is_empty());
+        assert_eq!(a[0].target, None);
+        assert_eq!(a[0].holder, Some(France));
+    }
 }

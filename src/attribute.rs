@@ -203,11 +203,7 @@ fn quote_layout(text: &str, open_before: bool) -> QuoteLayout {
             }
         };
         match c {
-            '“' | '«' | '„' => {
-                if open_at.is_none() {
-                    open_at = Some(i + c.len_utf8());
-                }
-            }
+            '“' | '«' | '„' if open_at.is_none() => open_at = Some(i + c.len_utf8()),
             '”' | '»' => closes(&mut layout, &mut open_at),
             '"' => {
                 if open_at.is_some() {
@@ -241,6 +237,9 @@ struct Prepared {
 
 /// A holder found by a rule, with the rule.
 type Found2 = (Holder, Rule);
+
+/// A sentence's clauses and where their texts start in the clause batch.
+type ClausePlan = (Vec<Clause>, usize);
 
 /// A clause of a sentence considered for a split.
 #[derive(Debug, Clone)]
@@ -277,7 +276,7 @@ impl Attributor {
     ) -> Result<Vec<Vec<Attribution>>> {
         let prepared: Vec<PreparedDoc> = docs.iter().map(|d| self.prepare(d)).collect();
         let mut requests: Vec<&str> = Vec::new();
-        let mut plans: Vec<Vec<Option<(Vec<Clause>, usize)>>> = Vec::new();
+        let mut plans: Vec<Vec<Option<ClausePlan>>> = Vec::new();
         for (doc, prep) in docs.iter().zip(&prepared) {
             let mut doc_plans = Vec::with_capacity(doc.sentences.len());
             for (i, s) in doc.sentences.iter().enumerate() {
@@ -689,7 +688,7 @@ impl Attributor {
             let same_holder = taking.iter().all(|(c, _)| c.holder == taking[0].0.holder);
             let asserted = taking.last().expect("two clauses");
             let concession = same_holder
-                && !names_different_groups(&clauses.to_vec())
+                && !names_different_groups(clauses)
                 && contains(lexicon::CONCESSIVE, &asserted.0.connective);
             if concession {
                 // One voice concedes, then asserts: the assertion is its position (R5).

@@ -5,7 +5,9 @@
 //! `provision` fetches and verifies the encoder's files; `gold` and
 //! `evaluate` measure the classifiers against hand-labelled sentences.
 
+pub mod aggregate;
 pub mod atomic;
+pub mod attribute;
 pub mod boilerplate;
 pub mod classify;
 pub mod cli;

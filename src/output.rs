@@ -90,8 +90,8 @@ impl<W: Write> ScoreWriter<W> {
             score(Stance::Pro),
             score(Stance::Anti),
             score(Stance::Neutral),
-            r.holder.clone().unwrap_or_default(),
-            r.target.clone().unwrap_or_default(),
+            r.holder.map(|h| h.as_str()).unwrap_or_default().to_string(),
+            r.target.map(|t| t.as_str()).unwrap_or_default().to_string(),
             s.boilerplate_kind
                 .map(Kind::as_str)
                 .unwrap_or_default()
@@ -176,8 +176,14 @@ mod tests {
             },
             stance: Stance::Pro,
             scores: Scores([0.7, 0.1, 0.2]),
-            holder: None,
-            target: None,
+            holder: Some(crate::stance::Holder::Mali),
+            target: Some(crate::stance::Target::Jihadists),
+            mixed: false,
+            claims: vec![crate::stance::Claim {
+                holder: crate::stance::Holder::Mali,
+                stance: Stance::Pro,
+                target: crate::stance::Target::Jihadists,
+            }],
         }
     }
 
@@ -188,7 +194,7 @@ mod tests {
         let out = String::from_utf8(w.finish().unwrap()).unwrap();
         assert_eq!(
             out,
-            "{\"doc\":\"d1\",\"idx\":0,\"start\":0,\"end\":11,\"text\":\"Talks, now.\",\"boilerplate\":false,\"stance\":\"pro-dialogue\",\"scores\":{\"pro-dialogue\":0.7,\"anti-dialogue\":0.1,\"neutral\":0.2},\"holder\":null,\"target\":null}\n"
+            "{\"doc\":\"d1\",\"idx\":0,\"start\":0,\"end\":11,\"text\":\"Talks, now.\",\"boilerplate\":false,\"stance\":\"pro-dialogue\",\"scores\":{\"pro-dialogue\":0.7,\"anti-dialogue\":0.1,\"neutral\":0.2},\"holder\":\"mali\",\"target\":\"jihadists\",\"mixed\":false,\"claims\":[{\"holder\":\"mali\",\"stance\":\"pro-dialogue\",\"target\":\"jihadists\"}]}\n"
         );
     }
 

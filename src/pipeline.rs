@@ -5,12 +5,13 @@
 //! batches by length and a batch drawn from many documents fills better.
 //! Results come back per document, in input order.
 
+use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
 use crate::boilerplate::{BoilerplateFlags, Kind};
 use crate::classify::{Batch, Classifier};
 use crate::corpus::Article;
 use crate::embed::Encoder;
 use crate::segment::{self, Segmenter};
-use crate::stance::{Scores, Stance};
+use crate::stance::{Claim, Holder, Scores, Stance, Target};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -38,11 +39,107 @@ pub struct ScoredSentence {
     pub sentence: SplitSentence,
     pub stance: Stance,
     pub scores: Scores,
-    /// Who holds the stance; filled by the attribution stage, `null` until
-    /// that stage has run.
-    pub holder: Option<String>,
-    /// Whom the dialogue is with (jihadists, tuareg, unspecified); as `holder`.
-    pub target: Option<String>,
+    /// Who holds the stance (attribution stage); for a neutral sentence,
+    /// the actor whose words or act it reports, when one is named; `null`
+    /// for boilerplate and when attribution has not run.
+    pub holder: Option<Holder>,
+    /// Whom the dialogue is with (jihadists, tuareg, unspecified); `null`
+    /// for neutral sentences.
+    pub target: Option<Target>,
+    /// Opposed positions side by side (the standard's `mixed`); the stance
+    /// is then neutral.
+    pub mixed: bool,
+    /// Who holds which stance toward whom, in the standard's form.
+    pub claims: Vec<Claim>,
+}
+
+impl ScoredSentence {
+    /// A sentence as the attribution stage reads it.
+    pub fn as_attribution_input(&self) -> SentenceIn<'_> {
+        SentenceIn {
+            start: self.sentence.start,
+            end: self.sentence.end,
+            text: &self.sentence.text,
+            stance: self.stance,
+            boilerplate: self.sentence.boilerplate,
+        }
+    }
+
+    /// Takes the attribution stage's result.
+    pub fn apply(&mut self, a: Attribution) {
+        self.stance = a.stance;
+        self.mixed = a.mixed;
+        self.holder = a.holder;
+        self.target = a.target;
+        self.claims = a.claims;
+    }
+}
+
+/// A classifier applied to free texts (clauses): embeds them when the
+/// classifier reads embeddings, then classifies. Attribution uses it so a
+/// clause is judged by the same classifier as the sentences.
+pub struct TextClassifier<'a> {
+    pub encoder: Option<&'a dyn Encoder>,
+    pub classifier: &'a dyn Classifier,
+}
+
+impl TextClassifier<'_> {
+    pub fn scores(&self, texts: &[&str]) -> Result<Vec<Scores>> {
+        let embeddings = match (self.classifier.encoder(), self.encoder) {
+            (None, _) => Array2::zeros((texts.len(), 0)),
+            (Some(_), Some(encoder)) => encoder.encode(texts)?,
+            (Some(needed), None) => bail!(
+                "classifier {:?} needs encoder {needed:?} to classify clauses",
+                self.classifier.name()
+            ),
+        };
+        // Clauses are judged on their own, without a preceding sentence.
+        let scores = self.classifier.classify(Batch {
+            texts,
+            embeddings: embeddings.view(),
+            previous: None,
+        })?;
+        ensure!(scores.len() == texts.len(), "one score per clause");
+        Ok(scores)
+    }
+}
+
+impl ClauseStance for TextClassifier<'_> {
+    fn clause_stances(&self, clauses: &[&str]) -> Result<Vec<Stance>> {
+        Ok(self.scores(clauses)?.iter().map(Scores::argmax).collect())
+    }
+}
+
+/// Runs the attribution stage over scored documents (one per article, same
+/// order), filling `holder`, `target`, `mixed` and `claims`.
+pub fn attribute(
+    attributor: &Attributor,
+    articles: &[Article],
+    scored: &mut [Vec<ScoredSentence>],
+    clauses: &dyn ClauseStance,
+) -> Result<()> {
+    ensure!(
+        articles.len() == scored.len(),
+        "one sentence list per article"
+    );
+    let docs: Vec<DocIn<'_>> = articles
+        .iter()
+        .zip(scored.iter())
+        .map(|(a, sentences)| DocIn {
+            text: &a.text,
+            sentences: sentences
+                .iter()
+                .map(ScoredSentence::as_attribution_input)
+                .collect(),
+        })
+        .collect();
+    let results = attributor.attribute(&docs, clauses)?;
+    for (sentences, attributions) in scored.iter_mut().zip(results) {
+        for (s, a) in sentences.iter_mut().zip(attributions) {
+            s.apply(a);
+        }
+    }
+    Ok(())
 }
 
 /// Splits one article into sentences and flags its boilerplate.
@@ -161,6 +258,8 @@ impl Embedded {
                             scores,
                             holder: None,
                             target: None,
+                            mixed: false,
+                            claims: vec![],
                         }
                     })
                     .collect()
@@ -175,6 +274,8 @@ pub struct Scorer<'a> {
     /// Needed only when the classifier reads embeddings.
     pub encoder: Option<&'a dyn Encoder>,
     pub classifier: &'a dyn Classifier,
+    /// The attribution stage; `None` leaves `holder`, `target` and `claims` empty.
+    pub attributor: Option<&'a Attributor>,
 }
 
 impl Scorer<'_> {
@@ -200,6 +301,15 @@ impl Scorer<'_> {
             // A text-only classifier: skip the model.
             (None, _) => None,
         };
-        Embedded::new(self.segmenter, encoder, articles)?.classify(self.classifier)
+        let mut scored =
+            Embedded::new(self.segmenter, encoder, articles)?.classify(self.classifier)?;
+        if let Some(attributor) = self.attributor {
+            let clauses = TextClassifier {
+                encoder,
+                classifier: self.classifier,
+            };
+            attribute(attributor, articles, &mut scored, &clauses)?;
+        }
+        Ok(scored)
     }
 }

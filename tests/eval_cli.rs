@@ -185,3 +185,40 @@ fn all_puts_the_zero_shot_classifier_beside_the_floors() {
     }
     assert!(md.contains("263 sentences in 5 documents"));
 }
+
+#[test]
+fn attribution_is_scored_on_the_gold_claims() {
+    let out = stance(&[
+        "eval",
+        "--classifier",
+        "keyword",
+        "--format",
+        "json",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &report["attribution"];
+    assert_eq!(a["scores"]["clause_classifier"], "keyword");
+    // 101 gold sentences carry claims (labels/gold.jsonl).
+    assert_eq!(a["scores"]["sentences"], 101);
+    let acc = a["scores"]["holder_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let errors = a["scores"]["errors"].as_array().unwrap().len();
+    assert_eq!(((1.0 - acc) * 101.0).round() as usize, errors);
+    assert_eq!(a["scores"]["per_holder"]["france"]["support"], 23);
+    // Gold net for France: (9 − 14) / 23.
+    let gold = a["gold_net"]["france"].as_f64().unwrap();
+    assert!((gold - (9.0 - 14.0) / 23.0).abs() < 1e-9);
+    let stances: Vec<&str> = a["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["stances"].as_str().unwrap())
+        .collect();
+    assert_eq!(stances, ["gold stances", "keyword stances"]);
+}

@@ -2,14 +2,20 @@
 
 use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
 use super::{EvalArgs, Sink};
+use crate::aggregate::{actor_table, SentenceClaims};
+use crate::attribute::Attributor;
 use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::train::{embed_labelled, LabelledSentence, MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::Encoder;
+use crate::evaluate::attribution::{
+    attribute_gold, attributed_sentence_claims, comparison_error, gold_sentence_claims,
+    score_attribution, AttributionSection,
+};
 use crate::evaluate::run::{evaluate_trained, evaluate_untrained, GoldExamples};
 use crate::evaluate::{score_predictions, EvalReport, Prediction, Setting};
 use crate::gold::{GoldSet, Texts};
-use crate::pipeline::Embedded;
+use crate::pipeline::{attribute, Embedded, TextClassifier};
 use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
@@ -116,69 +122,102 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     let doc_ids: Vec<String> = articles.iter().map(|a| a.id.clone()).collect();
 
     let extra = crate::classify::train::read_labelled(&args.train_extra)?;
+    let names: Vec<&str> = if args.predictions.is_some() {
+        vec![]
+    } else if args.classifier == "all" {
+        UNTRAINED.iter().chain(TRAINED).copied().collect()
+    } else {
+        vec![args.classifier.as_str()]
+    };
+    // Clauses of two-holder sentences are judged by the evaluated classifier
+    // when it needs no training, else by the pipeline's default.
+    let clause_name = args.clause_classifier.clone().unwrap_or_else(|| {
+        if names.len() == 1 && UNTRAINED.contains(&names[0]) {
+            names[0].to_string()
+        } else {
+            "zero-shot".to_string()
+        }
+    });
+    let encoder = if names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name) {
+        Some(load_encoder(&args.model, 32, args.quiet)?)
+    } else {
+        None
+    };
+    let encoder_ref = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let segmenter = RuleSegmenter::default();
     let mut reports = Vec::new();
+    let mut file_predictions: Option<Vec<Prediction>> = None;
     if let Some(path) = &args.predictions {
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let predictions = read_predictions(path)?;
         reports.push(score_predictions(
             &name,
             Setting::PredictionsFile,
             &gold,
-            &read_predictions(path)?,
+            &predictions,
         ));
+        file_predictions = Some(predictions);
+    }
+    let embedded = if names.is_empty() && !needs_encoder(&clause_name) {
+        None
     } else {
-        let names: Vec<&str> = if args.classifier == "all" {
-            UNTRAINED.iter().chain(TRAINED).copied().collect()
+        Some(Embedded::new(
+            &segmenter,
+            encoder_ref
+                .filter(|_| names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name)),
+            &articles,
+        )?)
+    };
+    for name in &names {
+        let embedded = embedded.as_ref().expect("embedded when classifiers run");
+        if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
+            let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
+                match (trainer.encoder(), encoder_ref) {
+                    (None, _) => Ok((
+                        Array2::zeros((data.len(), 0)),
+                        Array2::zeros((data.len(), 0)),
+                    )),
+                    (Some(_), Some(enc)) => embed_labelled(enc, data),
+                    (Some(needed), None) => bail!("{name} needs encoder {needed}"),
+                }
+            };
+            let (embeddings, previous) = embed(&LabelledSentence::from_gold(&gold))?;
+            let (extra_embeddings, extra_previous) = embed(&extra)?;
+            let examples = GoldExamples {
+                gold: &gold,
+                embeddings,
+                previous,
+                extra: &extra,
+                extra_embeddings,
+                extra_previous,
+            };
+            reports.push(evaluate_trained(
+                &examples,
+                embedded,
+                &doc_ids,
+                trainer.as_ref(),
+                args.cv,
+            )?);
         } else {
-            vec![args.classifier.as_str()]
-        };
-        let encoder = if names.iter().any(|n| needs_encoder(n)) {
-            Some(load_encoder(&args.model, 32, args.quiet)?)
-        } else {
-            None
-        };
-        let encoder_ref = encoder.as_ref().map(|e| e as &dyn Encoder);
-        let segmenter = RuleSegmenter::default();
-        let embedded = Embedded::new(&segmenter, encoder_ref, &articles)?;
-        for name in names {
-            if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
-                let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
-                    match (trainer.encoder(), encoder_ref) {
-                        (None, _) => Ok((
-                            Array2::zeros((data.len(), 0)),
-                            Array2::zeros((data.len(), 0)),
-                        )),
-                        (Some(_), Some(enc)) => embed_labelled(enc, data),
-                        (Some(needed), None) => bail!("{name} needs encoder {needed}"),
-                    }
-                };
-                let (embeddings, previous) = embed(&LabelledSentence::from_gold(&gold))?;
-                let (extra_embeddings, extra_previous) = embed(&extra)?;
-                let examples = GoldExamples {
-                    gold: &gold,
-                    embeddings,
-                    previous,
-                    extra: &extra,
-                    extra_embeddings,
-                    extra_previous,
-                };
-                reports.push(evaluate_trained(
-                    &examples,
-                    &embedded,
-                    &doc_ids,
-                    trainer.as_ref(),
-                    args.cv,
-                )?);
-            } else {
-                let classifier = load_classifier(name, encoder_ref)?;
-                reports.push(evaluate_untrained(&gold, &embedded, classifier.as_ref())?);
-            }
+            let classifier = load_classifier(name, encoder_ref)?;
+            reports.push(evaluate_untrained(&gold, embedded, classifier.as_ref())?);
         }
     }
 
-    let report = EvalReport::new(&args.gold.display().to_string(), &gold, reports);
+    let mut report = EvalReport::new(&args.gold.display().to_string(), &gold, reports);
+    report.attribution = Some(attribution_section(
+        &args,
+        &clause_name,
+        encoder_ref,
+        &gold,
+        &texts,
+        &articles,
+        embedded.as_ref(),
+        file_predictions.as_deref(),
+    )?);
     let rendered = match args.format {
         ReportFormat::Json => report.to_json(),
         ReportFormat::Md => report.to_markdown(),
@@ -188,4 +227,126 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     sink.write_all(rendered.as_bytes())?;
     sink.commit()?;
     Ok(0)
+}
+
+/// Holders and targets given the gold stances, and the actor comparison
+/// against the one from gold claims, with gold and with predicted stances.
+#[allow(clippy::too_many_arguments)]
+fn attribution_section(
+    args: &EvalArgs,
+    clause_name: &str,
+    encoder: Option<&dyn Encoder>,
+    gold: &GoldSet,
+    texts: &Texts,
+    articles: &[Article],
+    embedded: Option<&Embedded>,
+    file_predictions: Option<&[Prediction]>,
+) -> Result<AttributionSection> {
+    let attributor = args.actors.attributor()?;
+    let clause_classifier = load_classifier(clause_name, encoder)?;
+    let clauses = TextClassifier {
+        encoder,
+        classifier: clause_classifier.as_ref(),
+    };
+    let pairs = attribute_gold(&attributor, gold, texts, &clauses)?;
+    let scores = score_attribution(clause_name, &pairs);
+    let docs: Vec<String> = gold.docs().iter().map(|d| d.to_string()).collect();
+    let gold_table = actor_table(&gold_sentence_claims(gold), &docs);
+    let mut comparisons = vec![comparison_error(
+        "gold stances",
+        &actor_table(&attributed_sentence_claims(&pairs), &docs),
+        &gold_table,
+    )];
+    let predicted: Option<(String, Vec<SentenceClaims>)> = match (file_predictions, embedded) {
+        (Some(predictions), _) => Some((
+            "predictions file".to_string(),
+            prediction_claims(&attributor, articles, predictions, &clauses)?,
+        )),
+        (None, Some(embedded)) => {
+            let mut scored = embedded.classify(clause_classifier.as_ref())?;
+            attribute(&attributor, articles, &mut scored, &clauses)?;
+            Some((
+                format!("{clause_name} stances"),
+                scored.iter().flatten().map(SentenceClaims::from).collect(),
+            ))
+        }
+        (None, None) => None,
+    };
+    if let Some((name, sentences)) = predicted {
+        comparisons.push(comparison_error(
+            &name,
+            &actor_table(&sentences, &docs),
+            &gold_table,
+        ));
+    }
+    Ok(AttributionSection {
+        scores,
+        gold_net: gold_table.actors.iter().map(|(h, r)| (*h, r.net)).collect(),
+        comparisons,
+    })
+}
+
+/// Sentences with claims from a predictions file: the records' own claims
+/// when they carry them (`stance score` output), else attributed here.
+fn prediction_claims(
+    attributor: &Attributor,
+    articles: &[Article],
+    predictions: &[Prediction],
+    clauses: &dyn crate::attribute::ClauseStance,
+) -> Result<Vec<SentenceClaims>> {
+    let to_claims = |p: &Prediction, claims: Vec<crate::stance::Claim>, voice| SentenceClaims {
+        doc: p.doc.clone(),
+        start: p.start,
+        end: p.end,
+        text: p.text.clone(),
+        stance: p.stance,
+        boilerplate: p.boilerplate,
+        claims,
+        voice,
+        scores: None,
+    };
+    if predictions.iter().any(|p| p.claims.is_some()) {
+        return Ok(predictions
+            .iter()
+            .map(|p| {
+                to_claims(
+                    p,
+                    p.claims.clone().unwrap_or_default(),
+                    p.holder
+                        .filter(|_| p.stance == crate::stance::Stance::Neutral),
+                )
+            })
+            .collect());
+    }
+    let mut out = Vec::new();
+    for article in articles {
+        let mut mine: Vec<&Prediction> =
+            predictions.iter().filter(|p| p.doc == article.id).collect();
+        mine.sort_by_key(|p| p.start);
+        let doc = crate::attribute::DocIn {
+            text: &article.text,
+            sentences: mine
+                .iter()
+                .map(|p| crate::attribute::SentenceIn {
+                    start: p.start,
+                    end: p.end,
+                    text: &p.text,
+                    stance: p.stance,
+                    boilerplate: p.boilerplate,
+                })
+                .collect(),
+        };
+        let attributions = attributor.attribute(std::slice::from_ref(&doc), clauses)?;
+        for (p, a) in mine.iter().zip(attributions.into_iter().flatten()) {
+            let voice = if a.stance == crate::stance::Stance::Neutral {
+                a.holder
+            } else {
+                None
+            };
+            let mut s = to_claims(p, a.claims, voice);
+            s.stance = a.stance;
+            out.push(s);
+        }
+    }
+    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! The command line: flags defined once, parsed into plain structs, and a
 //! function per subcommand over the library. `main.rs` only calls [`run`].
 
+mod compare;
 mod eval;
 mod models;
 mod score;
@@ -37,6 +38,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Learn a classifier from labelled sentences and save it.
     Train(TrainArgs),
+    /// Stance per actor (France, Mali, ...): counts, net stance with a
+    /// bootstrap interval, evidence; by article or year; beside the gold claims.
+    Compare(CompareArgs),
     /// Fetch, list or verify the encoder models.
     Models {
         #[command(subcommand)]
@@ -74,12 +78,33 @@ pub struct ModelArgs {
     pub offline: bool,
 }
 
+/// The actor gazetteer used to attribute stances.
+#[derive(Debug, Args, Clone)]
+pub struct ActorsArgs {
+    /// Actor gazetteer (TOML, as labels/actors.toml); default: the built-in copy.
+    #[arg(long, value_name = "FILE")]
+    pub actors: Option<PathBuf>,
+}
+
+impl ActorsArgs {
+    /// The attributor with the gazetteer asked for.
+    pub fn attributor(&self) -> anyhow::Result<crate::attribute::Attributor> {
+        use crate::attribute::{Attributor, Gazetteer};
+        Ok(match &self.actors {
+            Some(path) => Attributor::new(Gazetteer::load(path)?),
+            None => Attributor::builtin(),
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
     /// The stance classifier.
     #[arg(long, default_value = "zero-shot", value_name = "NAME")]
     pub classifier: String,
@@ -131,6 +156,51 @@ pub struct EvalArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
+    /// The classifier that judges the clauses of two-holder sentences when
+    /// attribution is measured (default: the one evaluated when it needs no
+    /// training, else zero-shot, the pipeline's default).
+    #[arg(long, value_name = "NAME")]
+    pub clause_classifier: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Articles to score and attribute (as for `stance score`).
+    #[arg(value_name = "PATH")]
+    pub input: Vec<PathBuf>,
+    /// `stance score` JSONL records (with claims) instead of articles.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    /// A gold set: its claims make the table, or the one beside the predicted.
+    #[arg(long, value_name = "FILE")]
+    pub gold: Option<PathBuf>,
+    /// Where the gold articles and `metadata.csv` (dates) are.
+    #[arg(long, default_value = "eval/corpus", value_name = "PATH")]
+    pub corpus: PathBuf,
+    /// Also break the figures down per article or per year.
+    #[arg(long, value_enum)]
+    pub by: Option<crate::aggregate::GroupBy>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: eval::ReportFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The stance classifier (when articles are given).
+    #[arg(long, default_value = "zero-shot", value_name = "NAME")]
+    pub classifier: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -197,6 +267,7 @@ pub fn run() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Models { action } => models::run(action),
     };
     match result {

@@ -103,11 +103,13 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     };
     let encoder = encoder.as_ref().map(|e| e as &dyn Encoder);
     let classifier = load_classifier(&args.classifier, encoder)?;
+    let attributor = args.actors.attributor()?;
     let segmenter = RuleSegmenter::default();
     let scorer = Scorer {
         segmenter: &segmenter,
         encoder,
         classifier: classifier.as_ref(),
+        attributor: Some(&attributor),
     };
 
     let format = args

@@ -20,6 +20,13 @@ pub struct Prediction {
     /// The classifier's probabilities, when it gave them (for calibration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<Scores>,
+    /// Claims of the attribution stage, when the records carry them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<crate::stance::Claim>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<crate::stance::Holder>,
+    #[serde(default)]
+    pub boilerplate: bool,
 }
 
 /// A gold sentence and the prediction that covers most of it.
@@ -164,6 +171,10 @@ mod tests {
             end,
             stance,
             text: String::new(),
+            scores: None,
+            claims: None,
+            holder: None,
+            boilerplate: false,
         }
     }
 

@@ -290,8 +290,77 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         }
         h.push_str("</details>");
     }
+    if let Some(a) = &report.attribution {
+        attribution_html(&mut h, a);
+    }
     h.push_str("</body></html>\n");
     h
+}
+
+/// Holder and target figures, and the actor comparison against gold.
+fn attribution_html(h: &mut String, a: &super::attribution::AttributionSection) {
+    let s = &a.scores;
+    let _ = write!(
+        h,
+        "<h2>Attribution (given the gold stances)</h2><p>{} gold sentences with claims; clauses judged by <code>{}</code>.</p><table><tr><th>holder accuracy</th><th>holder-set accuracy</th><th>target accuracy</th></tr><tr><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr></table>",
+        s.sentences,
+        escape(&s.clause_classifier),
+        s.holder_accuracy,
+        s.holder_set_accuracy,
+        s.target_accuracy
+    );
+    h.push_str("<table><tr><th>holder</th><th>precision</th><th>recall</th><th>F1</th><th>gold</th><th>predicted</th></tr>");
+    for (holder, p) in &s.per_holder {
+        let _ = write!(
+            h,
+            "<tr><td>{holder}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
+            p.precision, p.recall, p.f1, p.support, p.predicted
+        );
+    }
+    h.push_str(
+        "</table><h3>Net stance per actor against gold</h3><table><tr><th>actor</th><th>gold</th>",
+    );
+    for c in &a.comparisons {
+        let _ = write!(h, "<th>{}</th><th>diff</th>", escape(&c.stances));
+    }
+    h.push_str("</tr>");
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:+.3}"));
+    for (holder, g) in &a.gold_net {
+        let _ = write!(h, "<tr><td>{holder}</td><td>{}</td>", fmt(*g));
+        for c in &a.comparisons {
+            let p = c.actors[holder];
+            let _ = write!(
+                h,
+                "<td>{}</td><td>{}</td>",
+                fmt(p.predicted),
+                fmt(p.difference)
+            );
+        }
+        h.push_str("</tr>");
+    }
+    let _ = write!(
+        h,
+        "</table><details><summary>{} attribution errors</summary>",
+        s.errors.len()
+    );
+    for e in &s.errors {
+        let gold: Vec<String> = e
+            .gold
+            .iter()
+            .map(|c| format!("{}/{}/{}", c.holder, c.stance, c.target))
+            .collect();
+        let _ = write!(
+            h,
+            "<div class=\"err\"><div class=\"lab\">{} [{}..{}] gold {}, predicted {}</div>{}</div>",
+            escape(&e.doc),
+            e.start,
+            e.end,
+            escape(&gold.join(", ")),
+            e.predicted_holder.map_or("none".into(), |p| p.to_string()),
+            escape(&e.text)
+        );
+    }
+    h.push_str("</details>");
 }
 
 #[cfg(test)]

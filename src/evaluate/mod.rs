@@ -2,6 +2,7 @@
 //! baselines and reports.
 
 pub mod align;
+pub mod attribution;
 pub mod html;
 pub mod metrics;
 pub mod report;

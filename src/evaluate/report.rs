@@ -163,6 +163,9 @@ pub struct EvalReport {
     /// Gold label counts, in the order of [`Stance::ALL`].
     pub gold_counts: BTreeMap<Stance, usize>,
     pub classifiers: Vec<ClassifierReport>,
+    /// Holders, targets and the actor comparison against the gold claims.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<super::attribution::AttributionSection>,
 }
 
 impl EvalReport {
@@ -178,6 +181,7 @@ impl EvalReport {
             gold_docs: gold.docs().len(),
             gold_counts,
             classifiers,
+            attribution: None,
         }
     }
 
@@ -286,6 +290,9 @@ impl EvalReport {
              Gold sentences that no prediction overlaps count as neutral. \
              ECE: expected calibration error of the predicted label's probability, 10 bins."
         );
+        if let Some(a) = &self.attribution {
+            md.push_str(&a.to_markdown());
+        }
         md
     }
 }
@@ -317,6 +324,9 @@ mod tests {
             stance: Stance::Anti,
             text: "t".into(),
             scores: None,
+            claims: None,
+            holder: None,
+            boilerplate: false,
         }];
         let r = score_predictions("x", Setting::NoTraining, &gold, &predictions);
         assert_eq!(r.errors.len(), 1);

@@ -33,6 +33,9 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
             stance: s.stance,
             text: s.sentence.text.clone(),
             scores: Some(s.scores),
+            claims: None,
+            holder: None,
+            boilerplate: s.sentence.boilerplate,
         })
         .collect()
 }

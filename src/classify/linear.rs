@@ -313,10 +313,6 @@ fn argmax(row: ndarray::ArrayView1<f64>) -> Stance {
     Stance::ALL[best]
 }
 
-fn predict(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> Vec<Stance> {
-    logits(x, w, b).axis_iter(Axis(0)).map(argmax).collect()
-}
-
 /// Temperatures tried when calibrating; 1 leaves the scores as trained.
 const TEMPERATURES: [f64; 12] = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0];
 
@@ -561,7 +557,7 @@ mod tests {
             .unwrap()
             .mapv(f64::from);
         let (w, b) = fit(&x, &labels, 1e-3, 600, true);
-        let predicted = predict(&x, &w, &b);
+        let predicted: Vec<Stance> = logits(&x, &w, &b).axis_iter(Axis(0)).map(argmax).collect();
         assert!(
             predicted[..4].iter().all(|&l| l == Stance::Anti),
             "{predicted:?}"

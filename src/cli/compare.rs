@@ -3,7 +3,7 @@
 
 use super::eval::ReportFormat;
 use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
-use super::{report_input_error, CompareArgs, Sink, EXIT_SOME_FAILED};
+use super::{report_input_error, warn_about_article, CompareArgs, Sink, EXIT_SOME_FAILED};
 use crate::aggregate::{compare, render, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::embed::Encoder;
@@ -72,7 +72,10 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         let mut articles: Vec<Article> = Vec::new();
         for item in ArticleReader::new(&args.input) {
             match item {
-                Ok(a) => articles.push(a),
+                Ok(a) => {
+                    warn_about_article(&a);
+                    articles.push(a)
+                }
                 Err(e) => {
                     report_input_error(&e);
                     failed += 1;

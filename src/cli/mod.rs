@@ -285,6 +285,19 @@ pub(crate) fn report_input_error(e: &crate::corpus::InputError) {
     eprintln!("error: {e}");
 }
 
+/// Warns about an article that was read but may not give what the user
+/// expects; it is processed all the same.
+pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
+    if crate::boilerplate::looks_like_html(&article.text) {
+        eprintln!(
+            "warning: {}: article {:?} looks like HTML; it is scored as plain text (tags stay \
+             in the sentences, lines of tags alone are flagged as boilerplate); convert it to \
+             text first for clean results",
+            article.origin, article.id
+        );
+    }
+}
+
 /// Where a command's output goes: stdout, or a file that appears whole.
 pub(crate) enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),

@@ -1,6 +1,6 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
-use super::{report_input_error, ModelArgs, ScoreArgs, Sink, EXIT_SOME_FAILED};
+use super::{report_input_error, warn_about_article, ModelArgs, ScoreArgs, Sink, EXIT_SOME_FAILED};
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::bert::{BertEncoder, EncoderOptions};
@@ -128,6 +128,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         for item in reader.by_ref() {
             match item {
                 Ok(article) => {
+                    bar.suspend(|| warn_about_article(&article));
                     chunk.push(article);
                     if chunk.len() == CHUNK_ARTICLES {
                         break;

@@ -138,6 +138,8 @@ enum Source {
         path: PathBuf,
         lines: Box<dyn BufRead + Send>,
         line_no: usize,
+        /// A read error ended the source.
+        failed: bool,
     },
     Files(std::vec::IntoIter<Result<PathBuf, InputError>>),
 }
@@ -212,6 +214,7 @@ impl ArticleReader {
                 path: name.into(),
                 lines: Box::new(reader),
                 line_no: 0,
+                failed: false,
             }],
             metadata: MetadataCache::default(),
             seen: HashMap::new(),
@@ -224,6 +227,7 @@ impl ArticleReader {
                 path,
                 lines: Box::new(BufReader::new(io::stdin())),
                 line_no: 0,
+                failed: false,
             });
         }
         let meta = std::fs::metadata(&path)
@@ -238,17 +242,23 @@ impl ArticleReader {
                 path,
                 lines: Box::new(BufReader::new(file)),
                 line_no: 0,
+                failed: false,
             });
         }
         Ok(Source::Files(vec![Ok(path)].into_iter()))
     }
 
-    /// The next record of a JSONL source; `None` at its end.
+    /// The next record of a JSONL source; `None` at its end, and after a
+    /// read error (which sets `failed`).
     fn next_record(
         path: &Path,
         lines: &mut dyn BufRead,
         line_no: &mut usize,
+        failed: &mut bool,
     ) -> Option<Result<Article, InputError>> {
+        if *failed {
+            return None;
+        }
         loop {
             let mut buf = Vec::new();
             *line_no += 1;
@@ -257,11 +267,14 @@ impl ArticleReader {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
+                    // The error would come back on every later read (a
+                    // directory, a failing disk): end this source here.
+                    *failed = true;
                     return Some(Err(InputError::new(
                         path,
                         Some(n),
-                        format!("read error: {e}"),
-                    )))
+                        format!("read error: {e}; the rest of the file is not read"),
+                    )));
                 }
             }
             if n == 1 && buf.starts_with(BOM_BYTES) {
@@ -496,7 +509,8 @@ impl ArticleReader {
                     path,
                     lines,
                     line_no,
-                } => match Self::next_record(path, lines.as_mut(), line_no) {
+                    failed,
+                } => match Self::next_record(path, lines.as_mut(), line_no, failed) {
                     Some(item) => return Some(item),
                     None => {
                         self.stack.pop();

@@ -521,3 +521,32 @@ fn nasty_text_is_scored_by_the_encoder_with_spans_into_the_raw_text() {
     };
     assert_eq!(labels("cr"), labels("crlf"));
 }
+
+#[test]
+fn a_read_error_ends_its_source_once_instead_of_repeating() {
+    // A gold file that is a directory: opening works, every read fails.
+    let out = stance(&["eval", "--gold", "labels", "--classifier", "keyword"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: labels:1: cannot read: Is a directory"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 gold record(s) refused"), "{stderr}");
+
+    // A JSONL stream whose reads fail: one error, then the reader ends.
+    struct Failing;
+    impl std::io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk on fire"))
+        }
+    }
+    let items: Vec<_> =
+        ArticleReader::from_jsonl("stream", std::io::BufReader::new(Failing)).collect();
+    assert_eq!(items.len(), 1);
+    let e = items[0].as_ref().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "stream:1: read error: disk on fire; the rest of the file is not read"
+    );
+}

@@ -496,13 +496,31 @@ fn nasty_text_is_scored_by_the_encoder_with_spans_into_the_raw_text() {
     let names: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
     args.extend(&names);
     let out = stance(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
     let records = jsonl(&out.stdout);
     assert_spans_slice(&records, &raw_texts(&files));
+
+    // The sentence past the encoder's 256 tokens is scored on its first 256,
+    // and says so in its record and on stderr; no other is marked.
+    let long: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["doc"] == "long_sentence")
+        .collect();
+    assert_eq!(long.len(), 1);
+    assert_eq!(long[0]["truncated"], true, "{}", long[0]);
+    let marked = records
+        .iter()
+        .filter(|r| r.get("truncated").is_some())
+        .count();
+    assert_eq!(marked, 1);
+    let path = nasty().join("long_sentence.txt");
+    let warning = format!(
+        "warning: {}: sentence 0 of \"long_sentence\" (code points 0..2582) is longer than the \
+         encoder's 256 tokens; it is scored on its first 256 tokens (\"truncated\": true)",
+        path.display()
+    );
+    assert!(stderr.contains(&warning), "{stderr}");
     for r in &records {
         let sum: f64 = ["pro-dialogue", "anti-dialogue", "neutral"]
             .iter()

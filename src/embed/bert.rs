@@ -167,6 +167,24 @@ impl Encoder for BertEncoder {
         self.dim
     }
 
+    fn max_tokens(&self) -> Option<usize> {
+        Some(self.opts.max_tokens)
+    }
+
+    fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
+        // The same tokenization as `encode`: the tokenizer moves whatever
+        // lies past `max_tokens` into the encoding's overflow.
+        let trimmed: Vec<&str> = texts.iter().map(|t| t.trim()).collect();
+        let encodings = self
+            .tokenizer
+            .encode_batch_fast(trimmed, true)
+            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
+        Ok(encodings
+            .iter()
+            .map(|e| !e.get_overflowing().is_empty())
+            .collect())
+    }
+
     fn encode(&self, texts: &[&str]) -> Result<Array2<f32>> {
         let mut out = Array2::<f32>::zeros((texts.len(), self.dim));
         if texts.is_empty() {

@@ -633,11 +633,15 @@ impl Attributor {
                     .filter(|w| contains(lexicon::ELLIPTIC_STARTS, w))
                     .and(clauses.last().map(|c: &Clause| c.holder));
                 if let Some(holder) = explicit.or(inherited) {
+                    // Cue offsets are relative to the clause (found by fuzzing:
+                    // slicing the sentence with them named the wrong words, or
+                    // panicked inside a multi-byte character).
+                    let clause = &s.text[start..end];
                     let groups = self
                         .gazetteer
-                        .target_cues(&s.text[start..end])
+                        .target_cues(clause)
                         .into_iter()
-                        .map(|f| gazetteer::lower_same_len(&s.text[f.start..f.end]))
+                        .map(|f| gazetteer::lower_same_len(&clause[f.start..f.end]))
                         .collect();
                     clauses.push(Clause {
                         start,

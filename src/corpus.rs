@@ -338,7 +338,16 @@ fn list_dir(dir: &Path) -> Vec<Result<PathBuf, InputError>> {
                     if !(is_txt(&path) || is_jsonl(&path)) {
                         continue;
                     }
-                    "broken symbolic link: its target does not exist".to_string()
+                    match e.io_error().map(io::Error::kind) {
+                        Some(io::ErrorKind::NotFound) | None => {
+                            "broken symbolic link: its target does not exist".to_string()
+                        }
+                        // A chain of links that loops on itself (ELOOP).
+                        Some(_) => format!(
+                            "broken symbolic link: {}",
+                            e.io_error().map(ToString::to_string).unwrap_or_default()
+                        ),
+                    }
                 } else {
                     match e.io_error() {
                         Some(io) => format!("cannot read: {io}"),

@@ -181,6 +181,9 @@ fn generated() -> tempfile::TempDir {
         symlink("..", root.join("sub/loop")).unwrap();
         symlink(tmp.path().join("nowhere.txt"), root.join("broken.txt")).unwrap();
         symlink(tmp.path().join("nowhere.png"), root.join("broken.png")).unwrap();
+        // Two links pointing at each other: a loop no walk can resolve.
+        symlink(root.join("ping.txt"), root.join("pong.txt")).unwrap();
+        symlink(root.join("pong.txt"), root.join("ping.txt")).unwrap();
     }
     tmp
 }
@@ -356,14 +359,25 @@ fn directories_follow_symbolic_links_and_report_loops_and_broken_links() {
         "{messages:?}"
     );
     assert!(!messages.iter().any(|m| m.contains("broken.png")));
-    // Four bad files, the loop and the broken link; nothing else.
-    assert_eq!(errors.len(), 6, "{messages:?}");
+    for name in ["ping.txt", "pong.txt"] {
+        let m = format!(
+            "{}: broken symbolic link: Too many levels of symbolic links",
+            root.join(name).display()
+        );
+        assert!(
+            messages.iter().any(|x| x.starts_with(&m)),
+            "{m} in {messages:?}"
+        );
+    }
+    // Four bad files, the directory loop, the broken link and the two
+    // links that point at each other; nothing else.
+    assert_eq!(errors.len(), 8, "{messages:?}");
 
     // The command line reads the same, reports the same, and ends.
     let out = stance(&["split", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.lines().count(), 6, "{stderr}");
+    assert_eq!(stderr.lines().count(), 8, "{stderr}");
     let mut docs: Vec<String> = jsonl(&out.stdout)
         .iter()
         .map(|r| r["doc"].as_str().unwrap().to_string())

@@ -28,6 +28,20 @@ fn pipeline_clause_target_cues_are_read_in_their_clause() {
     ));
 }
 
+/// `pipeline`, two minutes into its second run: the subject rule cut the
+/// words before an actor after the last clause mark, one byte past it,
+/// inside an em dash (three bytes): any sentence with "—" right before a
+/// name, as "—Algiers", stopped the whole run.
+#[test]
+fn pipeline_an_em_dash_before_an_actor() {
+    let minimized = data("tests/data/fuzz/pipeline/crash-26629bda-minimized");
+    assert_eq!(minimized, "—Algiers".as_bytes());
+    checks::pipeline(&minimized);
+    checks::pipeline(&data(
+        "tests/data/fuzz/pipeline/crash-26629bda02fb93cfed4bd1bcfd05f932b31dff33",
+    ));
+}
+
 /// The seeds every fuzzer starts from pass every check: a seed that failed
 /// would stop a run before it explores anything.
 #[test]

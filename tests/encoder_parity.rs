@@ -72,7 +72,7 @@ fn encoder(batch_size: usize, max_tokens: usize) -> BertEncoder {
         model_dir(),
         EncoderOptions {
             batch_size,
-            max_tokens,
+            max_tokens: Some(max_tokens),
         },
     )
     .unwrap()

@@ -3,8 +3,8 @@
 use super::{report_input_error, ModelArgs, ScoreArgs, Sink, EXIT_SOME_FAILED};
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
-use crate::embed::bert::{BertEncoder, EncoderOptions};
 use crate::embed::Encoder;
+use crate::embed::{BertEncoder, EncoderOptions};
 use crate::output::{Format, ScoreWriter};
 use crate::pipeline::Scorer;
 use crate::provision::{self, FetchOptions, Manifest};

@@ -3,8 +3,14 @@
 //! An [`Encoder`] turns sentences into unit-length vectors, one row per
 //! sentence, in input order. Implementations batch internally; callers pass
 //! as many sentences as they have.
+//!
+//! Models run behind sentence-transformers' pipeline ([`sentence`]): BERT
+//! ([`bert`], e.g. all-MiniLM-L6-v2). [`load`] picks the architecture a
+//! model directory needs.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{bail, Result};
 use ndarray::Array2;
 
 /// A sentence encoder: texts in, L2-normalised vectors out (one row each).
@@ -18,5 +24,24 @@ pub trait Encoder: Send + Sync {
 }
 
 pub mod bert;
+pub mod sentence;
 
-pub use bert::{BertEncoder, EncoderOptions};
+pub use bert::BertEncoder;
+pub use sentence::{EncoderOptions, SentenceEncoder};
+
+/// Loads the encoder in `model_dir` (a directory from `provision`), with
+/// the architecture its `config.json` names in `model_type`.
+pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> {
+    #[derive(serde::Deserialize)]
+    struct ModelType {
+        model_type: Option<String>,
+    }
+    let config: ModelType = sentence::read_json(&model_dir.join("config.json"))?;
+    Ok(match config.model_type.as_deref() {
+        Some("bert") => Box::new(BertEncoder::load(model_dir, opts)?),
+        other => bail!(
+            "{}: model_type {other:?} is not supported (bert)",
+            model_dir.join("config.json").display()
+        ),
+    })
+}

@@ -4,9 +4,10 @@
 //! sentence, in input order. Implementations batch internally; callers pass
 //! as many sentences as they have.
 //!
-//! Models run behind sentence-transformers' pipeline ([`sentence`]): BERT
-//! ([`bert`], e.g. all-MiniLM-L6-v2). [`load`] picks the architecture a
-//! model directory needs.
+//! Two architectures run behind sentence-transformers' pipeline
+//! ([`sentence`]): BERT ([`bert`], e.g. all-MiniLM-L6-v2) and MPNet
+//! ([`mpnet`], e.g. all-mpnet-base-v2). [`load`] picks the one a model
+//! directory needs.
 
 use std::path::Path;
 
@@ -24,9 +25,11 @@ pub trait Encoder: Send + Sync {
 }
 
 pub mod bert;
+pub mod mpnet;
 pub mod sentence;
 
 pub use bert::BertEncoder;
+pub use mpnet::MpnetEncoder;
 pub use sentence::{EncoderOptions, SentenceEncoder};
 
 /// Loads the encoder in `model_dir` (a directory from `provision`), with
@@ -39,8 +42,9 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
     let config: ModelType = sentence::read_json(&model_dir.join("config.json"))?;
     Ok(match config.model_type.as_deref() {
         Some("bert") => Box::new(BertEncoder::load(model_dir, opts)?),
+        Some("mpnet") => Box::new(MpnetEncoder::load(model_dir, opts)?),
         other => bail!(
-            "{}: model_type {other:?} is not supported (bert)",
+            "{}: model_type {other:?} is not supported (bert, mpnet)",
             model_dir.join("config.json").display()
         ),
     })

@@ -5,7 +5,6 @@ use super::{EvalArgs, Sink};
 use crate::classify::linear::{LinearConfig, LinearTrainer};
 use crate::classify::train::{MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
-use crate::embed::Encoder;
 use crate::evaluate::run::{evaluate_trained, evaluate_untrained, GoldExamples};
 use crate::evaluate::{score_predictions, EvalReport, Prediction, Setting};
 use crate::gold::{GoldSet, Texts};
@@ -111,7 +110,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         } else {
             None
         };
-        let encoder_ref = encoder.as_ref().map(|e| e as &dyn Encoder);
+        let encoder_ref = encoder.as_deref();
         let segmenter = RuleSegmenter::default();
         let embedded = Embedded::new(&segmenter, encoder_ref, &articles)?;
         for name in names {

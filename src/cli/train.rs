@@ -4,7 +4,6 @@ use super::score::{load_encoder, set_threads};
 use super::TrainArgs;
 use crate::classify::linear::{LinearConfig, LinearTrainer};
 use crate::classify::train::{read_labelled, Examples};
-use crate::embed::Encoder;
 use crate::stance::Stance;
 use anyhow::{bail, Result};
 

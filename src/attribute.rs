@@ -337,11 +337,12 @@ impl Attributor {
     /// Everything about a document that attribution reads before deciding.
     fn prepare(&self, doc: &DocIn<'_>) -> PreparedDoc {
         // Paragraphs are lines: the splitter never lets a sentence span one.
+        // Its line breaks, so a file with `\r` line ends has paragraphs too.
         let newline_chars: Vec<usize> = doc
             .text
             .chars()
             .enumerate()
-            .filter(|(_, c)| *c == '\n')
+            .filter(|(_, c)| crate::segment::is_line_break(*c))
             .map(|(i, _)| i)
             .collect();
         let mut sentences: Vec<Prepared> = Vec::with_capacity(doc.sentences.len());

@@ -6,6 +6,10 @@
 //! out of stance aggregates. Detection works on whole lines, because that is
 //! how page furniture arrives: one banner line may hold several sentences
 //! ("This website uses cookies ... Accept Read More").
+//!
+//! HTML is not parsed: an article pasted as HTML is scored as text, tags and
+//! all, with spans into the raw markup. Only lines that hold nothing but tags
+//! (`<div class="story">`, `</p>`) are flagged, as [`Kind::Markup`].
 
 use regex::{Regex, RegexSet};
 use serde::Serialize;
@@ -24,6 +28,8 @@ pub enum Kind {
     AppPromotion,
     AgencyCredit,
     EditorialNote,
+    /// A line of HTML tags and nothing else.
+    Markup,
 }
 
 impl Kind {
@@ -38,6 +44,7 @@ impl Kind {
             Kind::AppPromotion => "app-promotion",
             Kind::AgencyCredit => "agency-credit",
             Kind::EditorialNote => "editorial-note",
+            Kind::Markup => "markup",
         }
     }
 }
@@ -78,6 +85,11 @@ const RULES: &[(Kind, &str)] = &[
         Kind::EditorialNote,
         r"(?i)^this (article|story) (was|has been) translated from\b",
     ),
+    // Tags alone, or a one-line script or style element (code, not prose).
+    (
+        Kind::Markup,
+        r"^(?:<[^<>]*>\s*)+$|(?i)^<(?:script|style)\b[^<>]*>.*</(?:script|style)>$",
+    ),
 ];
 
 fn rules() -> &'static (RegexSet, Vec<Regex>) {
@@ -93,9 +105,30 @@ fn rules() -> &'static (RegexSet, Vec<Regex>) {
     })
 }
 
+/// Whether `text` looks like an HTML page or fragment rather than text: a
+/// doctype or `<html>` tag, or at least three common HTML tags. Callers warn,
+/// since tags end up inside the sentences that are scored.
+pub fn looks_like_html(text: &str) -> bool {
+    static TAGS: OnceLock<Regex> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        Regex::new(
+            r"(?i)<(?:!doctype\s+html|/?(?:html|head|body|div|p|span|a|br|script|style|article|section|h[1-6]|ul|ol|li|table|tr|td|img|meta|link)(?:\s[^<>]*)?/?)>",
+        )
+        .expect("HTML tag pattern compiles")
+    });
+    let mut found = tags.find_iter(text);
+    let first = found.next();
+    let doc_start = first.is_some_and(|m| {
+        let tag = m.as_str().to_ascii_lowercase();
+        tag.starts_with("<!doctype") || tag.starts_with("<html")
+    });
+    doc_start || found.nth(1).is_some()
+}
+
 /// The kind of page furniture `line` is, if any.
 pub fn classify_line(line: &str) -> Option<Kind> {
-    let line = line.trim();
+    // A byte-order mark heading the text is no part of its first line.
+    let line = line.trim_start_matches('\u{feff}').trim();
     if line.is_empty() {
         return None;
     }
@@ -107,11 +140,13 @@ pub fn classify_line(line: &str) -> Option<Kind> {
 pub fn boilerplate_lines(text: &str) -> Vec<(Range<usize>, Kind)> {
     let mut out = Vec::new();
     let mut offset = 0;
-    for line in text.split_inclusive(['\n', '\r']) {
+    // Lines as the segmenter sees them, so a sentence never straddles two.
+    for line in text.split_inclusive(crate::segment::is_line_break) {
         if let Some(kind) = classify_line(line) {
-            let lead = line.chars().count() - line.trim_start().chars().count();
+            let body = line.trim_start_matches('\u{feff}').trim_start();
+            let lead = line.chars().count() - body.chars().count();
             let start = offset + lead;
-            out.push((start..start + line.trim().chars().count(), kind));
+            out.push((start..start + body.trim_end().chars().count(), kind));
         }
         offset += line.chars().count();
     }
@@ -133,10 +168,14 @@ impl BoilerplateFlags {
 
     /// The kind of boilerplate the sentence at code-point range `sentence` is part of.
     pub fn kind_of(&self, sentence: &Range<usize>) -> Option<Kind> {
-        self.lines
-            .iter()
-            .find(|(line, _)| line.start <= sentence.start && sentence.end <= line.end)
-            .map(|(_, kind)| *kind)
+        // Lines are in order and disjoint: the only candidate is the last
+        // one starting at or before the sentence. A binary search keeps a
+        // page of many short furniture lines from costing lines × sentences.
+        let after = self
+            .lines
+            .partition_point(|(line, _)| line.start <= sentence.start);
+        let (line, kind) = self.lines.get(after.checked_sub(1)?)?;
+        (sentence.end <= line.end).then_some(*kind)
     }
 }
 
@@ -166,6 +205,24 @@ mod tests {
         for (line, kind) in cases {
             assert_eq!(classify_line(line), Some(kind), "{line}");
         }
+    }
+
+    #[test]
+    fn markup_lines_are_flagged_and_html_is_recognised() {
+        assert_eq!(classify_line("<div class=\"story\">"), Some(Kind::Markup));
+        assert_eq!(classify_line("  </p> <br/>"), Some(Kind::Markup));
+        assert_eq!(classify_line("<p>Bamako wants talks.</p>"), None);
+        assert_eq!(
+            classify_line("<script>var x = \"a. B\";</script>"),
+            Some(Kind::Markup)
+        );
+        assert_eq!(classify_line("a < b and c > d"), None);
+        assert!(looks_like_html("<!DOCTYPE html><title>x</title>"));
+        assert!(looks_like_html("<p>One.</p>\n<p>Two.</p>"));
+        assert!(!looks_like_html(
+            "Prices rose <5%> in Bamako; <a> is a letter."
+        ));
+        assert!(!looks_like_html("Mali wants talks. France does not."));
     }
 
     #[test]

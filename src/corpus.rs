@@ -6,9 +6,27 @@
 //! that cannot be read becomes an [`InputError`] naming its file and line;
 //! the readers carry on with the next article, so one bad article never stops
 //! a batch.
+//!
+//! # Bad input
+//! Every input gets a defined outcome (README, "Bad input"): an article is
+//! read, or refused with its file and line and a message saying why.
+//! - Text must be UTF-8: invalid bytes, UTF-16 and NUL bytes (binary files,
+//!   whatever their extension) are refused with the line of the first bad
+//!   byte.
+//! - A UTF-8 byte-order mark at the start of a `.txt` file is kept in the
+//!   text, as Python's `open(path, encoding="utf-8").read()` keeps it, so
+//!   offsets count it as code point 0; the segmenter puts it in no sentence.
+//!   Before the first JSONL record it is only an encoding marker and is
+//!   dropped (offsets are into each record's `text`, which it is not part of).
+//! - An id already read is refused with both places named: downstream,
+//!   records, gold spans and comparisons are keyed on the id, and two texts
+//!   under one id would be silently mixed.
+//! - Directories are walked following symbolic links (a linked article is an
+//!   article); a link that leads back to one of its own ancestors is
+//!   reported and not followed, so a loop never runs forever.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -106,11 +124,13 @@ struct JsonArticle {
 /// entries sorted by path, JSONL records in line order. Nothing is read
 /// before it is asked for, so memory stays bounded on large inputs.
 pub struct ArticleReader {
-    pending: std::collections::VecDeque<PathBuf>,
+    pending: VecDeque<PathBuf>,
     /// Open sources, innermost last: a JSONL file met inside a directory is
     /// read in place before the directory's next file.
     stack: Vec<Source>,
     metadata: MetadataCache,
+    /// Where each id was first read, to refuse a second article under it.
+    seen: HashMap<String, Origin>,
 }
 
 enum Source {
@@ -118,6 +138,8 @@ enum Source {
         path: PathBuf,
         lines: Box<dyn BufRead + Send>,
         line_no: usize,
+        /// A read error ended the source.
+        failed: bool,
     },
     Files(std::vec::IntoIter<Result<PathBuf, InputError>>),
 }
@@ -179,6 +201,23 @@ impl ArticleReader {
             pending: paths.iter().cloned().collect(),
             stack: Vec::new(),
             metadata: MetadataCache::default(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Articles from a JSONL stream (a socket, a decompressor, a buffer);
+    /// `name` stands for the file in error messages.
+    pub fn from_jsonl(name: impl Into<PathBuf>, reader: impl BufRead + Send + 'static) -> Self {
+        ArticleReader {
+            pending: VecDeque::new(),
+            stack: vec![Source::Jsonl {
+                path: name.into(),
+                lines: Box::new(reader),
+                line_no: 0,
+                failed: false,
+            }],
+            metadata: MetadataCache::default(),
+            seen: HashMap::new(),
         }
     }
 
@@ -188,6 +227,7 @@ impl ArticleReader {
                 path,
                 lines: Box::new(BufReader::new(io::stdin())),
                 line_no: 0,
+                failed: false,
             });
         }
         let meta = std::fs::metadata(&path)
@@ -202,17 +242,23 @@ impl ArticleReader {
                 path,
                 lines: Box::new(BufReader::new(file)),
                 line_no: 0,
+                failed: false,
             });
         }
         Ok(Source::Files(vec![Ok(path)].into_iter()))
     }
 
-    /// The next record of a JSONL source; `None` at its end.
+    /// The next record of a JSONL source; `None` at its end, and after a
+    /// read error (which sets `failed`).
     fn next_record(
         path: &Path,
         lines: &mut dyn BufRead,
         line_no: &mut usize,
+        failed: &mut bool,
     ) -> Option<Result<Article, InputError>> {
+        if *failed {
+            return None;
+        }
         loop {
             let mut buf = Vec::new();
             *line_no += 1;
@@ -221,12 +267,19 @@ impl ArticleReader {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => {
+                    // The error would come back on every later read (a
+                    // directory, a failing disk): end this source here.
+                    *failed = true;
                     return Some(Err(InputError::new(
                         path,
                         Some(n),
-                        format!("read error: {e}"),
-                    )))
+                        format!("read error: {e}; the rest of the file is not read"),
+                    )));
                 }
+            }
+            if n == 1 && buf.starts_with(BOM_BYTES) {
+                // An encoding marker before the first record, not JSON.
+                buf.drain(..BOM_BYTES.len());
             }
             let Ok(line) = String::from_utf8(buf) else {
                 return Some(Err(InputError::new(
@@ -255,9 +308,16 @@ fn is_txt(path: &Path) -> bool {
 
 /// The article files below `dir`, sorted by path. Other files (including
 /// `metadata.csv`) are not articles and are passed over.
+///
+/// Symbolic links are followed, so a corpus may link articles kept
+/// elsewhere; walkdir checks each linked directory against its ancestors,
+/// and a loop is reported once and not entered.
 fn list_dir(dir: &Path) -> Vec<Result<PathBuf, InputError>> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
         match entry {
             Ok(entry) => {
                 let path = entry.path();
@@ -267,11 +327,25 @@ fn list_dir(dir: &Path) -> Vec<Result<PathBuf, InputError>> {
             }
             Err(e) => {
                 let path = e.path().unwrap_or(dir).to_path_buf();
-                out.push(Err(InputError::new(
-                    &path,
-                    None,
-                    format!("cannot read: {e}"),
-                )));
+                let message = if let Some(ancestor) = e.loop_ancestor() {
+                    format!(
+                        "symbolic link loop: it leads back to {}; not followed",
+                        ancestor.display()
+                    )
+                } else if path.is_symlink() && !path.exists() {
+                    // A dangling link to something that is not an article
+                    // is passed over like any other non-article.
+                    if !(is_txt(&path) || is_jsonl(&path)) {
+                        continue;
+                    }
+                    "broken symbolic link: its target does not exist".to_string()
+                } else {
+                    match e.io_error() {
+                        Some(io) => format!("cannot read: {io}"),
+                        None => format!("cannot read: {e}"),
+                    }
+                };
+                out.push(Err(InputError::new(&path, None, message)));
             }
         }
     }
@@ -284,7 +358,13 @@ pub fn read_txt(path: &Path, meta: Metadata) -> Result<Article, InputError> {
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| InputError::new(path, None, format!("cannot read: {e}")))?;
-    let text = decode(path, None, bytes)?;
+    txt_article(path, bytes, meta)
+}
+
+/// The article held by the bytes of a `.txt` file at `path` (which names
+/// it and labels errors; it is not read).
+pub fn txt_article(path: &Path, bytes: Vec<u8>, meta: Metadata) -> Result<Article, InputError> {
+    let text = decode(path, bytes)?;
     Ok(Article {
         id: file_id(path),
         text,
@@ -296,24 +376,57 @@ pub fn read_txt(path: &Path, meta: Metadata) -> Result<Article, InputError> {
     })
 }
 
-/// UTF-8 text of an article, or an error that says where the bad byte is.
-fn decode(path: &Path, line: Option<usize>, bytes: Vec<u8>) -> Result<String, InputError> {
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
-        let bad_line = line.unwrap_or(1) + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+/// The UTF-8 byte-order mark.
+const BOM_BYTES: &[u8] = b"\xEF\xBB\xBF";
+
+/// The 1-based line of byte `at`, counting line ends as the segmenter
+/// does: `\n`, `\r\n` and a lone `\r` each end a line.
+fn line_of_byte(bytes: &[u8], at: usize) -> usize {
+    let before = &bytes[..at.min(bytes.len())];
+    1 + before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+        .count()
+}
+
+/// UTF-8 text of a `.txt` article, or an error that says where the bad
+/// byte is and what the file probably is.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, InputError> {
+    let refuse = |at: usize, bytes: &[u8], what: String| {
         InputError::new(
             path,
-            Some(bad_line),
-            format!("invalid UTF-8 at byte {at}: the article is skipped"),
+            Some(line_of_byte(bytes, at)),
+            format!("{what}: the article is skipped"),
         )
+    };
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(refuse(
+            0,
+            &bytes,
+            "UTF-16 text (it starts with a UTF-16 byte-order mark); convert it to UTF-8".into(),
+        ));
+    }
+    // NUL never occurs in text: it marks a binary file (or UTF-16 without a
+    // byte-order mark), which would otherwise be "scored" as garbage.
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(refuse(
+            at,
+            &bytes,
+            format!("binary content (NUL byte at byte {at}), not a text article"),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        refuse(at, e.as_bytes(), format!("invalid UTF-8 at byte {at}"))
     })?;
-    check_not_empty(path, line, &text)?;
+    check_not_empty(path, None, &text)?;
     Ok(text)
 }
 
 fn check_not_empty(path: &Path, line: Option<usize>, text: &str) -> Result<(), InputError> {
-    if text.trim().is_empty() {
+    // A byte-order mark alone is no text either.
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
         return Err(InputError::new(
             path,
             line,
@@ -338,6 +451,12 @@ pub fn parse_jsonl_line(path: &Path, line_no: usize, line: &str) -> Result<Artic
         Some(other) => return Err(err(format!("\"text\" must be a string, found {other}"))),
         None => return Err(err(format!("article {id:?} has no \"text\""))),
     };
+    if let Some(at) = text.chars().position(|c| c == '\0') {
+        return Err(err(format!(
+            "\"text\" holds a NUL character (U+0000) at code point {at}: not text; \
+             the record is skipped"
+        )));
+    }
     check_not_empty(path, Some(line_no), &text)?;
     Ok(Article {
         id,
@@ -354,6 +473,29 @@ impl Iterator for ArticleReader {
     type Item = Result<Article, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let article = match self.next_unchecked()? {
+            Ok(article) => article,
+            Err(e) => return Some(Err(e)),
+        };
+        match self.seen.get(&article.id) {
+            Some(first) => Some(Err(InputError {
+                message: format!(
+                    "duplicate article id {:?} (first read from {first}): this one is skipped",
+                    article.id
+                ),
+                origin: article.origin,
+            })),
+            None => {
+                self.seen.insert(article.id.clone(), article.origin.clone());
+                Some(Ok(article))
+            }
+        }
+    }
+}
+
+impl ArticleReader {
+    /// The next article or error, before the check for duplicate ids.
+    fn next_unchecked(&mut self) -> Option<Result<Article, InputError>> {
         loop {
             let Some(top) = self.stack.last_mut() else {
                 match Self::open(self.pending.pop_front()?) {
@@ -367,7 +509,8 @@ impl Iterator for ArticleReader {
                     path,
                     lines,
                     line_no,
-                } => match Self::next_record(path, lines.as_mut(), line_no) {
+                    failed,
+                } => match Self::next_record(path, lines.as_mut(), line_no, failed) {
                     Some(item) => return Some(item),
                     None => {
                         self.stack.pop();

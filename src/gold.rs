@@ -143,22 +143,42 @@ impl GoldSet {
     /// Loads and checks a gold file against the article texts. All refusals
     /// are collected, so one run shows every bad record.
     pub fn load(path: &Path, texts: &Texts) -> Result<GoldSet, Vec<GoldError>> {
+        let file = std::fs::File::open(path).map_err(|e| {
+            vec![GoldError {
+                path: path.to_path_buf(),
+                line: None,
+                message: format!("cannot open gold file: {e}"),
+            }]
+        })?;
+        Self::read(path, std::io::BufReader::new(file), texts)
+    }
+
+    /// [`GoldSet::load`] from any reader; `path` names it in errors.
+    pub fn read(
+        path: &Path,
+        reader: impl BufRead,
+        texts: &Texts,
+    ) -> Result<GoldSet, Vec<GoldError>> {
         let err = |line: Option<usize>, message: String| GoldError {
             path: path.to_path_buf(),
             line,
             message,
         };
-        let file = std::fs::File::open(path)
-            .map_err(|e| vec![err(None, format!("cannot open gold file: {e}"))])?;
         let mut records = Vec::new();
         let mut errors = Vec::new();
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        for (i, line) in reader.lines().enumerate() {
             let line_no = Some(i + 1);
             let line = match line {
                 Ok(line) => line,
-                Err(e) => {
+                // Invalid UTF-8 spoils one line; any other read error (the
+                // path is a directory, the disk fails) would repeat forever.
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     errors.push(err(line_no, format!("cannot read: {e}")));
                     continue;
+                }
+                Err(e) => {
+                    errors.push(err(line_no, format!("cannot read: {e}")));
+                    break;
                 }
             };
             if line.trim().is_empty() {

@@ -184,6 +184,7 @@ mod tests {
                 stance: Stance::Pro,
                 target: crate::stance::Target::Jihadists,
             }],
+            truncated: false,
         }
     }
 
@@ -196,6 +197,16 @@ mod tests {
             out,
             "{\"doc\":\"d1\",\"idx\":0,\"start\":0,\"end\":11,\"text\":\"Talks, now.\",\"boilerplate\":false,\"stance\":\"pro-dialogue\",\"scores\":{\"pro-dialogue\":0.7,\"anti-dialogue\":0.1,\"neutral\":0.2},\"holder\":\"mali\",\"target\":\"jihadists\",\"mixed\":false,\"claims\":[{\"holder\":\"mali\",\"stance\":\"pro-dialogue\",\"target\":\"jihadists\"}]}\n"
         );
+    }
+
+    #[test]
+    fn a_truncated_sentence_says_so_last_in_its_record() {
+        let mut r = record("Talks, now.", false);
+        r.truncated = true;
+        let mut w = ScoreWriter::new(Format::Jsonl, Vec::new());
+        w.write(&[r]).unwrap();
+        let out = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(out.ends_with("}],\"truncated\":true}\n"), "{out}");
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub struct ScoredSentence {
     pub mixed: bool,
     /// Who holds which stance toward whom, in the standard's form.
     pub claims: Vec<Claim>,
+    /// The sentence is longer than the encoder reads (256 tokens for
+    /// MiniLM): it was scored on its first tokens only, as
+    /// sentence-transformers does. Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl ScoredSentence {
@@ -182,6 +187,9 @@ pub struct Embedded {
     /// One row per non-boilerplate sentence, in document then sentence
     /// order; zero columns when no encoder was asked for.
     pub embeddings: Array2<f32>,
+    /// For each row of `embeddings`: the encoder read only the sentence's
+    /// first tokens ([`Encoder::truncated`]).
+    pub truncated: Vec<bool>,
 }
 
 impl Embedded {
@@ -194,11 +202,19 @@ impl Embedded {
     ) -> Result<Self> {
         let docs = split_articles(segmenter, articles);
         let texts: Vec<&str> = Self::scored(&docs).map(|s| s.text.as_str()).collect();
-        let embeddings = match encoder {
-            Some(encoder) => encoder.encode(&texts)?,
-            None => Array2::zeros((texts.len(), 0)),
+        let (embeddings, truncated) = match encoder {
+            Some(encoder) => (encoder.encode(&texts)?, encoder.truncated(&texts)?),
+            None => (Array2::zeros((texts.len(), 0)), vec![false; texts.len()]),
         };
-        Ok(Embedded { docs, embeddings })
+        ensure!(
+            truncated.len() == texts.len(),
+            "one truncation flag per sentence"
+        );
+        Ok(Embedded {
+            docs,
+            embeddings,
+            truncated,
+        })
     }
 
     /// The sentences that go through a classifier: all but boilerplate.
@@ -239,7 +255,7 @@ impl Embedded {
             scores.len(),
             texts.len()
         );
-        let mut scores = scores.into_iter();
+        let mut scores = scores.into_iter().zip(self.truncated.iter().copied());
         Ok(self
             .docs
             .iter()
@@ -247,10 +263,10 @@ impl Embedded {
                 sentences
                     .iter()
                     .map(|sentence| {
-                        let scores = if sentence.boilerplate {
-                            BOILERPLATE_SCORES
+                        let (scores, truncated) = if sentence.boilerplate {
+                            (BOILERPLATE_SCORES, false)
                         } else {
-                            scores.next().unwrap_or(BOILERPLATE_SCORES)
+                            scores.next().unwrap_or((BOILERPLATE_SCORES, false))
                         };
                         ScoredSentence {
                             sentence: sentence.clone(),
@@ -260,6 +276,7 @@ impl Embedded {
                             target: None,
                             mixed: false,
                             claims: vec![],
+                            truncated,
                         }
                     })
                     .collect()

@@ -681,6 +681,10 @@ impl Cache {
             if verify(manifest, &dest).is_ok() {
                 return Ok(dest);
             }
+            // Put back what was there rather than leave no model at all.
+            if old.0.exists() && !dest.exists() {
+                let _ = fs::rename(&old.0, &dest);
+            }
             return Err(ProvisionError::Io {
                 path: dest,
                 source: e,

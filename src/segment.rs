@@ -12,6 +12,12 @@
 //! a sentence ([`LineBreaks::Hard`]). Text that is hard-wrapped inside
 //! paragraphs (e-mail, some PDF extractions) should use [`LineBreaks::Soft`],
 //! where only a blank line, or a line starting with a bullet, does.
+//! `\r\n` and a lone `\r` are line breaks like `\n`; spans still index the raw
+//! text, carriage returns and all.
+//!
+//! A byte-order mark (U+FEFF) at the very start of the text is skipped like
+//! whitespace: it is an encoding marker, kept in the raw text (so offsets
+//! count it, as Python does) but part of no sentence.
 //!
 //! # Why a hand-written rule segmenter
 //! The design asked to measure the existing crates first. They were scored
@@ -99,10 +105,16 @@ impl RuleSegmenter {
 impl Segmenter for RuleSegmenter {
     fn split(&self, text: &str) -> Vec<Range<usize>> {
         let mut out = Vec::new();
+        let start = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
         match self.line_breaks {
             LineBreaks::Hard => {
-                let mut lo = 0;
-                for (i, c) in text.char_indices() {
+                let mut lo = start;
+                for (i, c) in text[start..].char_indices() {
+                    let i = start + i;
                     if is_line_break(c) {
                         split_paragraph(text, lo, i, &mut out);
                         lo = i + c.len_utf8();
@@ -111,8 +123,8 @@ impl Segmenter for RuleSegmenter {
                 split_paragraph(text, lo, text.len(), &mut out);
             }
             LineBreaks::Soft => {
-                let mut lo = 0;
-                let mut i = 0;
+                let mut lo = start;
+                let mut i = start;
                 while let Some(c) = char_at(text, i) {
                     if !c.is_whitespace() {
                         i += c.len_utf8();
@@ -205,7 +217,9 @@ fn char_before(t: &str, i: usize) -> Option<char> {
     t[..i].chars().next_back()
 }
 
-fn is_line_break(c: char) -> bool {
+/// The characters that end a line (and so, by default, a sentence); other
+/// stages that reason about lines use the same set.
+pub fn is_line_break(c: char) -> bool {
     matches!(
         c,
         '\n' | '\r' | '\x0B' | '\x0C' | '\u{85}' | '\u{2028}' | '\u{2029}'

@@ -58,6 +58,23 @@ pub struct FeatureConfig {
 }
 
 impl FeatureConfig {
+    /// The number of features for `d`-dimensional embeddings.
+    pub fn width(&self, d: usize) -> usize {
+        d + if self.context { d } else { 0 } + if self.cues { cues::COUNT } else { 0 }
+    }
+
+    /// The extras, for messages: "", " + previous sentence", ...
+    fn describe(&self) -> String {
+        let mut s = String::new();
+        if self.context {
+            s.push_str(" + the previous sentence's");
+        }
+        if self.cues {
+            s.push_str(&format!(" + {} cue flags", cues::COUNT));
+        }
+        s
+    }
+
     /// Feature rows for sentences: embedding, then the enabled extras.
     /// A missing `previous` counts as no context (zeros).
     pub fn rows(
@@ -67,7 +84,7 @@ impl FeatureConfig {
         previous: Option<ArrayView2<f32>>,
     ) -> Array2<f32> {
         let (n, d) = embeddings.dim();
-        let width = d + if self.context { d } else { 0 } + if self.cues { cues::COUNT } else { 0 };
+        let width = self.width(d);
         let mut x = Array2::zeros((n, width));
         x.slice_mut(s![.., ..d]).assign(&embeddings);
         let mut at = d;
@@ -131,32 +148,76 @@ pub struct HeadMeta {
 
 impl LinearHead {
     pub fn save(&self, path: &Path) -> Result<()> {
-        // Compact: the weights are thousands of numbers; `meta` is read with jq.
-        let json = serde_json::to_string(self)? + "\n";
-        crate::atomic::write(path, json.as_bytes())
+        crate::atomic::write(path, self.to_json()?.as_bytes())
     }
 
-    /// Loads a head and checks its shape and label set.
+    /// The saved form: one line of JSON. Compact, because the weights are
+    /// thousands of numbers; `meta` is read with jq.
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string(self)? + "\n")
+    }
+
+    /// Loads a head and checks its shape and label set. Every error names
+    /// the file and what was expected and found.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let head: LinearHead = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a linear head", path.display()))?;
+        let head: LinearHead = serde_json::from_str(&text).map_err(|e| {
+            if e.is_eof() {
+                anyhow::anyhow!(
+                    "{}: truncated linear head: the JSON ends after {} bytes, before the head \
+                     is complete ({e})",
+                    path.display(),
+                    text.len()
+                )
+            } else {
+                anyhow::anyhow!("{}: not a linear head: {e}", path.display())
+            }
+        })?;
         head.check()
             .with_context(|| format!("{}: bad linear head", path.display()))?;
         Ok(head)
     }
 
+    /// Loads a head for use on `encoder`'s vectors: [`LinearHead::load`],
+    /// then the encoder it was trained on and the width of its input must
+    /// match, so a head never multiplies vectors it was not made for.
+    pub fn load_for(path: &Path, encoder: &dyn crate::embed::Encoder) -> Result<Self> {
+        let head = Self::load(path)?;
+        ensure!(
+            head.encoder == encoder.name(),
+            "{}: head trained on encoder {:?}, but encoder {:?} is loaded",
+            path.display(),
+            head.encoder,
+            encoder.name()
+        );
+        let expected = head.features().width(encoder.dim());
+        ensure!(
+            head.dim() == expected,
+            "{}: head has {} weights per label, expected {expected} for {:?} \
+             ({}-dimensional embeddings{})",
+            path.display(),
+            head.dim(),
+            encoder.name(),
+            encoder.dim(),
+            head.features().describe()
+        );
+        Ok(head)
+    }
+
     fn check(&self) -> Result<()> {
+        let names = |labels: &[Stance]| labels.iter().map(|l| l.as_str()).collect::<Vec<_>>();
         ensure!(
             self.labels == Stance::ALL,
             "label set {:?}, expected {:?}",
-            self.labels,
-            Stance::ALL
+            names(&self.labels),
+            names(&Stance::ALL)
         );
         ensure!(
             self.weights.len() == 3 && self.bias.len() == 3,
-            "expected 3 rows of weights and 3 biases"
+            "expected 3 rows of weights and 3 biases, found {} and {}",
+            self.weights.len(),
+            self.bias.len()
         );
         let dim = self.weights[0].len();
         ensure!(dim > 0, "empty weight rows");

@@ -3,7 +3,9 @@
 
 use super::eval::ReportFormat;
 use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
-use super::{report_input_error, CompareArgs, Sink, EXIT_SOME_FAILED};
+use super::{
+    report_input_error, warn_about_article, warn_truncated, CompareArgs, Sink, EXIT_SOME_FAILED,
+};
 use crate::aggregate::{compare, render, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
@@ -60,6 +62,8 @@ pub fn run(args: CompareArgs) -> Result<u8> {
     if !args.input.is_empty() && args.predictions.is_some() {
         bail!("give either articles or --predictions, not both");
     }
+    // Opened first, so an unwritable --out fails before any scoring.
+    let mut sink = Sink::open(args.out.as_deref())?;
     let mut years = if args.corpus.is_dir() {
         corpus_years(&args.corpus)?
     } else {
@@ -71,7 +75,10 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         let mut articles: Vec<Article> = Vec::new();
         for item in ArticleReader::new(&args.input) {
             match item {
-                Ok(a) => articles.push(a),
+                Ok(a) => {
+                    warn_about_article(&a);
+                    articles.push(a)
+                }
                 Err(e) => {
                     report_input_error(&e);
                     failed += 1;
@@ -99,14 +106,9 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             attributor: Some(&attributor),
         };
         classifier_name = Some(classifier.name().to_string());
-        Some(
-            scorer
-                .score(&articles)?
-                .iter()
-                .flatten()
-                .map(SentenceClaims::from)
-                .collect(),
-        )
+        let docs = scorer.score(&articles)?;
+        warn_truncated(&articles, &docs, encoder.and_then(|e| e.max_tokens()));
+        Some(docs.iter().flatten().map(SentenceClaims::from).collect())
     } else if let Some(path) = &args.predictions {
         Some(read_records(path)?)
     } else {
@@ -145,7 +147,6 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         ReportFormat::Md => render::to_markdown(&comparison),
         ReportFormat::Html => render::to_html(&comparison),
     };
-    let mut sink = Sink::open(args.out.as_deref())?;
     sink.write_all(rendered.as_bytes())?;
     sink.commit()?;
     Ok(if failed > 0 { EXIT_SOME_FAILED } else { 0 })

@@ -96,6 +96,8 @@ fn read_predictions(path: &Path) -> Result<Vec<Prediction>> {
 
 pub fn run(args: EvalArgs) -> Result<u8> {
     set_threads(args.threads)?;
+    // Opened first, so an unwritable --out fails before minutes of work.
+    let mut sink = Sink::open(args.out.as_deref())?;
     let mut articles: Vec<Article> = Vec::new();
     for article in ArticleReader::new(std::slice::from_ref(&args.corpus)) {
         articles.push(article?);
@@ -223,7 +225,6 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         ReportFormat::Md => report.to_markdown(),
         ReportFormat::Html => crate::evaluate::html::render(&report, &texts),
     };
-    let mut sink = Sink::open(args.out.as_deref())?;
     sink.write_all(rendered.as_bytes())?;
     sink.commit()?;
     Ok(0)

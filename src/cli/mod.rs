@@ -329,6 +329,39 @@ pub(crate) fn report_input_error(e: &crate::corpus::InputError) {
     eprintln!("error: {e}");
 }
 
+/// Warns about each sentence of scored articles that the encoder read only
+/// in part; `docs` holds one list per article, in the same order.
+pub(crate) fn warn_truncated(
+    articles: &[crate::corpus::Article],
+    docs: &[Vec<crate::pipeline::ScoredSentence>],
+    max_tokens: Option<usize>,
+) {
+    let limit = max_tokens.map_or("its token limit".to_string(), |n| format!("{n} tokens"));
+    for (article, sentences) in articles.iter().zip(docs) {
+        for s in sentences.iter().filter(|s| s.truncated) {
+            let s = &s.sentence;
+            eprintln!(
+                "warning: {}: sentence {} of {:?} (code points {}..{}) is longer than the \
+                 encoder's {limit}; it is scored on its first {limit} (\"truncated\": true)",
+                article.origin, s.idx, s.doc, s.start, s.end
+            );
+        }
+    }
+}
+
+/// Warns about an article that was read but may not give what the user
+/// expects; it is processed all the same.
+pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
+    if crate::boilerplate::looks_like_html(&article.text) {
+        eprintln!(
+            "warning: {}: article {:?} looks like HTML; it is scored as plain text (tags stay \
+             in the sentences, lines of tags alone are flagged as boilerplate); convert it to \
+             text first for clean results",
+            article.origin, article.id
+        );
+    }
+}
+
 /// Where a command's output goes: stdout, or a file that appears whole.
 pub(crate) enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),

@@ -1,6 +1,10 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
-use super::{report_input_error, ModelArgs, ScoreArgs, Sink, EXIT_SOME_FAILED};
+use super::{
+    report_input_error, warn_about_article, warn_truncated, ModelArgs, ScoreArgs, Sink,
+    EXIT_SOME_FAILED,
+};
+use crate::classify::linear::LinearHead;
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::{Encoder, EncoderOptions};
@@ -59,7 +63,12 @@ pub(crate) fn load_encoder(
 
 /// Whether the classifier named on the command line reads embeddings.
 pub(crate) fn needs_encoder(name: &str) -> bool {
-    name == "zero-shot" || name.starts_with("linear")
+    name == "zero-shot" || name.starts_with("linear") || is_head_file(name)
+}
+
+/// A classifier given as a file: a head saved by `stance train`.
+fn is_head_file(name: &str) -> bool {
+    name.ends_with(".json")
 }
 
 /// Builds the classifier named on the command line; `encoder` is required
@@ -74,7 +83,14 @@ pub(crate) fn load_classifier(
             encoder.context("the zero-shot classifier needs an encoder")?,
         )?)),
         "keyword" => Ok(Box::new(crate::classify::Keyword)),
-        other => bail!("unknown classifier {other:?} (available: zero-shot, keyword)"),
+        path if is_head_file(path) => Ok(Box::new(LinearHead::load_for(
+            std::path::Path::new(path),
+            encoder.context("a linear head needs an encoder")?,
+        )?)),
+        other => bail!(
+            "unknown classifier {other:?} (available: zero-shot, keyword, or a head saved by \
+             `stance train`, FILE.json)"
+        ),
     }
 }
 
@@ -96,6 +112,9 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 
 pub fn run(args: ScoreArgs) -> Result<u8> {
     set_threads(args.threads)?;
+    // Opened before the model is fetched or loaded, so an unwritable --out
+    // fails at once.
+    let sink = Sink::open(args.out.as_deref())?;
     let encoder = if needs_encoder(&args.classifier) {
         Some(load_encoder(&args.model, args.batch_size, args.quiet)?)
     } else {
@@ -119,7 +138,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         } else {
             Format::Jsonl
         });
-    let mut writer = ScoreWriter::new(format, Sink::open(args.out.as_deref())?);
+    let mut writer = ScoreWriter::new(format, sink);
     let bar = progress_bar(args.quiet);
     let (mut failed, mut sentences) = (0usize, 0usize);
     let mut reader = ArticleReader::new(&args.input.paths);
@@ -128,6 +147,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         for item in reader.by_ref() {
             match item {
                 Ok(article) => {
+                    bar.suspend(|| warn_about_article(&article));
                     chunk.push(article);
                     if chunk.len() == CHUNK_ARTICLES {
                         break;
@@ -142,7 +162,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         if chunk.is_empty() {
             break;
         }
-        for doc in scorer.score(&chunk)? {
+        let docs = scorer.score(&chunk)?;
+        bar.suspend(|| warn_truncated(&chunk, &docs, encoder.and_then(|e| e.max_tokens())));
+        for doc in docs {
             sentences += doc.len();
             writer.write(&doc)?;
         }

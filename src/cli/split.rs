@@ -1,6 +1,6 @@
 //! `stance split`: sentences with spans and boilerplate flags, as JSONL.
 
-use super::{report_input_error, Sink, SplitArgs, EXIT_SOME_FAILED};
+use super::{report_input_error, warn_about_article, Sink, SplitArgs, EXIT_SOME_FAILED};
 use crate::corpus::ArticleReader;
 use crate::output::write_split_jsonl;
 use crate::pipeline::split_article;
@@ -13,7 +13,10 @@ pub fn run(args: SplitArgs) -> Result<u8> {
     let mut failed = 0usize;
     for article in ArticleReader::new(&args.input.paths) {
         match article {
-            Ok(article) => write_split_jsonl(&mut sink, &split_article(&segmenter, &article))?,
+            Ok(article) => {
+                warn_about_article(&article);
+                write_split_jsonl(&mut sink, &split_article(&segmenter, &article))?
+            }
             Err(e) => {
                 report_input_error(&e);
                 failed += 1;

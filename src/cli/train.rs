@@ -2,16 +2,21 @@
 
 use super::score::{load_encoder, set_threads};
 use super::TrainArgs;
+use crate::atomic::AtomicFile;
 use crate::classify::linear::{LinearConfig, LinearTrainer};
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
 use crate::stance::Stance;
 use anyhow::{bail, Result};
+use std::io::Write;
 
 pub fn run(args: TrainArgs) -> Result<u8> {
     set_threads(args.threads)?;
     if args.classifier != "linear" {
         bail!("cannot train {:?} (trainable: linear)", args.classifier);
     }
+    // Opened before any work, so an unwritable --out fails at once; the head
+    // appears only when it is complete.
+    let mut out = AtomicFile::create(&args.out)?;
     let data = read_labelled(&args.gold)?;
     if data.is_empty() {
         bail!("no labelled sentences in {:?}", args.gold);
@@ -37,7 +42,8 @@ pub fn run(args: TrainArgs) -> Result<u8> {
         },
         &groups,
     )?;
-    head.save(&args.out)?;
+    out.write_all(head.to_json()?.as_bytes())?;
+    out.commit()?;
     eprintln!(
         "trained {} on {} sentences ({} groups), lambda {} chosen by grouped CV {:?}; saved {}",
         head.name,

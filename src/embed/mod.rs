@@ -22,6 +22,17 @@ pub trait Encoder: Send + Sync {
     fn dim(&self) -> usize;
     /// Encode `texts`; row `i` is the unit vector of `texts[i]`.
     fn encode(&self, texts: &[&str]) -> Result<Array2<f32>>;
+    /// The most tokens the encoder reads of one text, special tokens
+    /// included; `None` when it reads texts whole.
+    fn max_tokens(&self) -> Option<usize> {
+        None
+    }
+    /// For each of `texts`, whether it is longer than [`Encoder::max_tokens`]:
+    /// `encode` then reads its first tokens only (as sentence-transformers
+    /// does), and callers say so rather than let it pass silently.
+    fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
+        Ok(vec![false; texts.len()])
+    }
 }
 
 pub mod bert;

@@ -147,15 +147,31 @@ impl SentenceTokenizer {
         Ok(SentenceTokenizer { tokenizer, pad_id })
     }
 
-    /// Token ids of each text, special tokens included, truncated.
-    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+    fn encodings(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
         // sentence-transformers strips each text before tokenizing.
         let trimmed: Vec<&str> = texts.iter().map(|t| t.trim()).collect();
-        let encodings = self
-            .tokenizer
+        self.tokenizer
             .encode_batch_fast(trimmed, true)
-            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-        Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
+            .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))
+    }
+
+    /// Token ids of each text, special tokens included, truncated.
+    pub fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        Ok(self
+            .encodings(texts)?
+            .iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
+    }
+
+    /// Whether each text was cut at the truncation length: the tokenizer
+    /// moves whatever lies past it into the encoding's overflow.
+    pub fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
+        Ok(self
+            .encodings(texts)?
+            .iter()
+            .map(|e| !e.get_overflowing().is_empty())
+            .collect())
     }
 
     /// Pads a batch of id sequences on the right to its longest: `(ids,
@@ -280,6 +296,14 @@ impl<B: Backbone> Encoder for SentenceEncoder<B> {
 
     fn dim(&self) -> usize {
         self.dim
+    }
+
+    fn max_tokens(&self) -> Option<usize> {
+        Some(self.max_tokens)
+    }
+
+    fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
+        self.tokenizer.truncated(texts)
     }
 
     fn encode(&self, texts: &[&str]) -> Result<Array2<f32>> {

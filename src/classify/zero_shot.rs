@@ -23,7 +23,8 @@ pub const BUILTIN_DESCRIPTIONS: &str = include_str!("../../models/zero-shot.toml
 #[serde(deny_unknown_fields)]
 pub struct LabelDescriptions {
     pub name: String,
-    pub encoder: String,
+    /// The encoders (their `name()`s) the descriptions may be used with.
+    pub encoders: Vec<String>,
     pub top_k: usize,
     pub temperature: f32,
     pub labels: BTreeMap<String, LabelDescription>,
@@ -58,6 +59,7 @@ impl LabelDescriptions {
     }
 
     fn validate(&self) -> Result<()> {
+        ensure!(!self.encoders.is_empty(), "no encoders listed");
         ensure!(self.top_k >= 1, "top_k must be at least 1");
         ensure!(self.temperature > 0.0, "temperature must be positive");
         for label in Stance::ALL {
@@ -83,14 +85,14 @@ pub struct ZeroShot {
 }
 
 impl ZeroShot {
-    /// Embeds the hypotheses with `encoder`, which must be the one the
-    /// descriptions were written for.
+    /// Embeds the hypotheses with `encoder`, which must be one of those the
+    /// descriptions list.
     pub fn new(descriptions: LabelDescriptions, encoder: &dyn Encoder) -> Result<Self> {
         ensure!(
-            descriptions.encoder == encoder.name(),
-            "label descriptions {:?} were tuned for encoder {:?}, not {:?}",
+            descriptions.encoders.iter().any(|e| e == encoder.name()),
+            "label descriptions {:?} are for encoders {:?}, not {:?}",
             descriptions.name,
-            descriptions.encoder,
+            descriptions.encoders,
             encoder.name()
         );
         let embed = |label: Stance| -> Result<Array2<f32>> {
@@ -156,11 +158,13 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    /// A toy encoder: each text's vector is a fixed unit axis chosen by a keyword.
-    struct KeywordAxes;
+    /// A toy encoder: each text's vector is a fixed unit axis chosen by a
+    /// keyword. It goes by the name of a real encoder, which the
+    /// descriptions check.
+    struct KeywordAxes(&'static str);
     impl Encoder for KeywordAxes {
         fn name(&self) -> &str {
-            "all-MiniLM-L6-v2"
+            self.0
         }
         fn dim(&self) -> usize {
             3
@@ -206,9 +210,10 @@ mod tests {
 
     #[test]
     fn scores_follow_similarity_and_sum_to_one() {
-        let zs = ZeroShot::new(LabelDescriptions::builtin(), &KeywordAxes).unwrap();
+        let toy = KeywordAxes("all-MiniLM-L6-v2");
+        let zs = ZeroShot::new(LabelDescriptions::builtin(), &toy).unwrap();
         let texts = ["They want talks.", "We refused.", "It rained."];
-        let emb = KeywordAxes.encode(&texts).unwrap();
+        let emb = toy.encode(&texts).unwrap();
         let scores = zs
             .classify(Batch {
                 texts: &texts,
@@ -224,12 +229,30 @@ mod tests {
     }
 
     #[test]
-    fn refuses_descriptions_for_another_encoder_or_with_missing_labels() {
+    fn serves_every_listed_encoder_and_refuses_others() {
+        for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+            let zs = ZeroShot::new(LabelDescriptions::builtin(), &KeywordAxes(name)).unwrap();
+            assert_eq!(zs.encoder(), Some(name));
+        }
+        let err = ZeroShot::new(LabelDescriptions::builtin(), &KeywordAxes("other-model"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("other-model"), "{err}");
         let mut d = LabelDescriptions::builtin();
-        d.encoder = "all-mpnet-base-v2".into();
-        assert!(ZeroShot::new(d, &KeywordAxes).is_err());
+        d.encoders = vec!["all-mpnet-base-v2".into()];
+        assert!(ZeroShot::new(d, &KeywordAxes("all-MiniLM-L6-v2")).is_err());
+    }
+
+    #[test]
+    fn refuses_descriptions_with_missing_labels_or_no_encoder() {
         let broken = BUILTIN_DESCRIPTIONS.replace("[labels.neutral]", "[labels.neutre]");
         let err = LabelDescriptions::parse(&broken, "x.toml").unwrap_err();
         assert!(format!("{err:#}").contains("neutral"), "{err:#}");
+        let none = BUILTIN_DESCRIPTIONS.replace(
+            "encoders = [\"all-MiniLM-L6-v2\", \"all-mpnet-base-v2\"]",
+            "encoders = []",
+        );
+        let err = LabelDescriptions::parse(&none, "x.toml").unwrap_err();
+        assert!(format!("{err:#}").contains("no encoders"), "{err:#}");
     }
 }

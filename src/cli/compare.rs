@@ -8,7 +8,6 @@ use super::{
 };
 use crate::aggregate::{compare, render, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
-use crate::embed::Encoder;
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
 use crate::pipeline::Scorer;
@@ -96,7 +95,7 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         } else {
             None
         };
-        let encoder = encoder.as_ref().map(|e| e as &dyn Encoder);
+        let encoder = encoder.as_deref();
         let classifier = load_classifier(&args.classifier, encoder)?;
         let attributor = args.actors.attributor()?;
         let segmenter = RuleSegmenter::default();

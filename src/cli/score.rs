@@ -7,8 +7,7 @@ use super::{
 use crate::classify::linear::LinearHead;
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
-use crate::embed::bert::{BertEncoder, EncoderOptions};
-use crate::embed::Encoder;
+use crate::embed::{Encoder, EncoderOptions};
 use crate::output::{Format, ScoreWriter};
 use crate::pipeline::Scorer;
 use crate::provision::{self, FetchOptions, Manifest};
@@ -37,12 +36,13 @@ pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// Finds (fetching when allowed) and loads the encoder.
+/// Finds (fetching when allowed) and loads the encoder named by `--encoder`,
+/// with the architecture its files call for.
 pub(crate) fn load_encoder(
     model: &ModelArgs,
     batch_size: usize,
     quiet: bool,
-) -> Result<BertEncoder> {
+) -> Result<Box<dyn Encoder>> {
     let manifest = Manifest::builtin(&model.encoder)?;
     let dir = provision::ensure(
         &manifest,
@@ -52,7 +52,7 @@ pub(crate) fn load_encoder(
             ..FetchOptions::default()
         },
     )?;
-    BertEncoder::load(
+    crate::embed::load(
         &dir,
         EncoderOptions {
             batch_size,
@@ -120,7 +120,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     } else {
         None
     };
-    let encoder = encoder.as_ref().map(|e| e as &dyn Encoder);
+    let encoder = encoder.as_deref();
     let classifier = load_classifier(&args.classifier, encoder)?;
     let attributor = args.actors.attributor()?;
     let segmenter = RuleSegmenter::default();

@@ -5,7 +5,6 @@ use super::TrainArgs;
 use crate::atomic::AtomicFile;
 use crate::classify::linear::{LinearConfig, LinearTrainer};
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
-use crate::embed::Encoder;
 use crate::stance::Stance;
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -26,7 +25,7 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
     let labels: Vec<Stance> = data.iter().map(|d| d.stance).collect();
     let groups: Vec<&str> = data.iter().map(|d| d.group.as_str()).collect();
-    let (embeddings, previous) = embed_labelled(&encoder, &data)?;
+    let (embeddings, previous) = embed_labelled(encoder.as_ref(), &data)?;
     let trainer = LinearTrainer {
         name: args.classifier.clone(),
         encoder: encoder.name().to_string(),

@@ -3,8 +3,15 @@
 //! An [`Encoder`] turns sentences into unit-length vectors, one row per
 //! sentence, in input order. Implementations batch internally; callers pass
 //! as many sentences as they have.
+//!
+//! Two architectures run behind sentence-transformers' pipeline
+//! ([`sentence`]): BERT ([`bert`], e.g. all-MiniLM-L6-v2) and MPNet
+//! ([`mpnet`], e.g. all-mpnet-base-v2). [`load`] picks the one a model
+//! directory needs.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{bail, Result};
 use ndarray::Array2;
 
 /// A sentence encoder: texts in, L2-normalised vectors out (one row each).
@@ -29,5 +36,27 @@ pub trait Encoder: Send + Sync {
 }
 
 pub mod bert;
+pub mod mpnet;
+pub mod sentence;
 
-pub use bert::{BertEncoder, EncoderOptions};
+pub use bert::BertEncoder;
+pub use mpnet::MpnetEncoder;
+pub use sentence::{EncoderOptions, SentenceEncoder};
+
+/// Loads the encoder in `model_dir` (a directory from `provision`), with
+/// the architecture its `config.json` names in `model_type`.
+pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> {
+    #[derive(serde::Deserialize)]
+    struct ModelType {
+        model_type: Option<String>,
+    }
+    let config: ModelType = sentence::read_json(&model_dir.join("config.json"))?;
+    Ok(match config.model_type.as_deref() {
+        Some("bert") => Box::new(BertEncoder::load(model_dir, opts)?),
+        Some("mpnet") => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        other => bail!(
+            "{}: model_type {other:?} is not supported (bert, mpnet)",
+            model_dir.join("config.json").display()
+        ),
+    })
+}

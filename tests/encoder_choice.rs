@@ -1,0 +1,178 @@
+//! `--encoder minilm|mpnet`: the commands that embed load the encoder named,
+//! trained heads record it, and a head is refused on the other encoder.
+//! The models are fetched the way the product fetches them (first use).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stance::classify::linear::LinearHead;
+use stance::corpus::{Article, Metadata, Origin};
+use stance::embed::{self, EncoderOptions};
+use stance::pipeline::Scorer;
+use stance::provision::{self, FetchOptions, Manifest};
+use stance::segment::RuleSegmenter;
+
+fn stance(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stance"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the stance binary runs")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn encoder(alias: &str) -> Box<dyn embed::Encoder> {
+    let manifest = Manifest::builtin(alias).unwrap();
+    let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
+    embed::load(&dir, EncoderOptions::default()).unwrap()
+}
+
+/// A small labelled set in the training format, two groups per label.
+fn training_file(dir: &Path) -> PathBuf {
+    let rows = [
+        (
+            "a",
+            "pro-dialogue",
+            "The government must open talks with the armed groups.",
+        ),
+        (
+            "b",
+            "pro-dialogue",
+            "Negotiating with the rebels is the only road to peace.",
+        ),
+        (
+            "a",
+            "anti-dialogue",
+            "There will be no negotiation with terrorists.",
+        ),
+        (
+            "b",
+            "anti-dialogue",
+            "The minister ruled out any dialogue with the jihadists.",
+        ),
+        ("a", "neutral", "Soldiers patrolled the market on Tuesday."),
+        ("b", "neutral", "The rainy season began late this year."),
+    ];
+    let path = dir.join("train.jsonl");
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|(doc, stance, text)| {
+            serde_json::json!({"doc": doc, "stance": stance, "text": text}).to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+const TEXT: &str = "Bamako wants talks with the jihadists. Paris refuses any negotiation.";
+
+fn article() -> Article {
+    Article {
+        id: "t".into(),
+        text: TEXT.into(),
+        meta: Metadata::default(),
+        origin: Origin {
+            path: "t.txt".into(),
+            line: None,
+        },
+    }
+}
+
+#[test]
+fn heads_record_their_encoder_and_are_refused_on_the_other() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = training_file(tmp.path());
+    let segmenter = RuleSegmenter::default();
+    let encoders = [("minilm", encoder("minilm")), ("mpnet", encoder("mpnet"))];
+    for (i, (alias, enc)) in encoders.iter().enumerate() {
+        let out_path = tmp.path().join(format!("{alias}.json"));
+        ok(&stance(&[
+            "train",
+            "--gold",
+            train.to_str().unwrap(),
+            "--encoder",
+            alias,
+            "--out",
+            out_path.to_str().unwrap(),
+            "--quiet",
+        ]));
+        let head = LinearHead::load(&out_path).unwrap();
+        assert_eq!(head.encoder, enc.name());
+        assert_eq!(head.dim(), enc.dim());
+
+        let scorer = |encoder: &dyn embed::Encoder| {
+            Scorer {
+                segmenter: &segmenter,
+                encoder: Some(encoder),
+                classifier: &head,
+                attributor: None,
+            }
+            .score(&[article()])
+        };
+        let scored = scorer(enc.as_ref()).unwrap();
+        assert_eq!(scored[0].len(), 2);
+
+        let other = encoders[1 - i].1.as_ref();
+        let err = scorer(other).unwrap_err().to_string();
+        assert!(
+            err.contains(enc.name()) && err.contains(other.name()),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn score_runs_the_zero_shot_classifier_on_either_encoder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("t.txt");
+    std::fs::write(&input, TEXT).unwrap();
+    let scores = |alias: &str| -> Vec<serde_json::Value> {
+        let out = stance(&[
+            "score",
+            input.to_str().unwrap(),
+            "--encoder",
+            alias,
+            "--format",
+            "jsonl",
+            "--quiet",
+        ]);
+        ok(&out);
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["scores"].clone())
+            .collect()
+    };
+    let minilm = scores("minilm");
+    let mpnet = scores("mpnet");
+    assert_eq!(minilm.len(), 2);
+    assert_eq!(mpnet.len(), 2);
+    for s in &mpnet {
+        let total: f64 = s
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((total - 1.0).abs() < 1e-3, "{s}");
+    }
+    assert_ne!(minilm, mpnet, "--encoder must change the vectors");
+}
+
+#[test]
+fn unknown_encoder_lists_the_known_ones() {
+    let out = stance(&["score", "eval/corpus", "--encoder", "nope", "--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("minilm") && stderr.contains("mpnet"),
+        "{stderr}"
+    );
+}

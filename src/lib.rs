@@ -3,9 +3,12 @@
 //! The pipeline runs one way, a module per stage:
 //! corpus → segment → embed → classify → attribute → aggregate → report.
 //! `provision` fetches and verifies the encoder's files; `gold` and
-//! `evaluate` measure the classifiers against hand-labelled sentences.
+//! `evaluate` measure the classifiers against hand-labelled sentences;
+//! `stream` and `resume` let batch scoring run on inputs of any size, in
+//! shards, and carry on after an interruption.
 
 pub mod aggregate;
+pub mod alloc;
 pub mod atomic;
 pub mod attribute;
 pub mod boilerplate;
@@ -18,7 +21,9 @@ pub mod gold;
 pub mod output;
 pub mod pipeline;
 pub mod provision;
+pub mod resume;
 pub mod segment;
 pub mod stance;
+pub mod stream;
 
 pub use stance::{Scores, Stance};

@@ -128,6 +128,12 @@ impl<W: Write> ScoreWriter<W> {
         Ok(())
     }
 
+    /// Hands on what is written so far: to a reader waiting on a pipe, or
+    /// to the file a resumed run carries on.
+    pub fn flush(&mut self) -> Result<()> {
+        Ok(self.out.flush()?)
+    }
+
     /// Flushes and returns the sink.
     pub fn finish(mut self) -> Result<W> {
         self.out.flush()?;

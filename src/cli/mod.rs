@@ -118,9 +118,20 @@ pub struct ScoreArgs {
     /// Output format; default: a table on a terminal, JSONL otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Write to FILE (atomically) instead of stdout.
+    /// Write to FILE (atomically, unless --resume) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write --out in place, window by window, and carry on what an
+    /// interrupted run with the same input and options left in it (JSONL).
+    #[arg(long, requires = "out")]
+    pub resume: bool,
+    /// Score only shard I of N (0-based): the input items whose ordinal is I
+    /// modulo N.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::stream::Shard>,
+    /// Articles read, scored and written together; memory grows with it.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub window: usize,
     /// Sentences per encoder batch.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub batch_size: usize,
@@ -302,6 +313,7 @@ pub const EXIT_FATAL: u8 = 2;
 
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
+    crate::alloc::tune_for_streaming();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Split(args) => split::run(args),
@@ -362,10 +374,12 @@ pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
     }
 }
 
-/// Where a command's output goes: stdout, or a file that appears whole.
+/// Where a command's output goes: stdout, a file that appears whole, or a
+/// file carried on in place (`stance score --resume`).
 pub(crate) enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),
     File(crate::atomic::AtomicFile),
+    Resumed(crate::resume::ResumedFile),
 }
 
 impl Sink {
@@ -376,12 +390,14 @@ impl Sink {
         })
     }
 
-    /// Makes the output final: flushes stdout, or renames the file into place.
+    /// Makes the output final: flushes stdout, renames the atomic file into
+    /// place, or syncs the resumed file.
     pub(crate) fn commit(self) -> anyhow::Result<()> {
         use std::io::Write;
         match self {
             Sink::Stdout(mut w) => Ok(w.flush()?),
             Sink::File(f) => f.commit(),
+            Sink::Resumed(f) => f.commit(),
         }
     }
 }
@@ -391,12 +407,14 @@ impl std::io::Write for Sink {
         match self {
             Sink::Stdout(w) => w.write(buf),
             Sink::File(f) => f.write(buf),
+            Sink::Resumed(f) => f.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::Stdout(w) => w.flush(),
             Sink::File(f) => f.flush(),
+            Sink::Resumed(f) => f.flush(),
         }
     }
 }

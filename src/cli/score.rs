@@ -11,14 +11,13 @@ use crate::embed::{Encoder, EncoderOptions};
 use crate::output::{Format, ScoreWriter};
 use crate::pipeline::Scorer;
 use crate::provision::{self, FetchOptions, Manifest};
+use crate::resume::{ResumePoint, ResumedFile};
 use crate::segment::RuleSegmenter;
+use crate::stream::Selection;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-
-/// Articles scored together: enough to fill the encoder's length-sorted
-/// batches, few enough to keep memory flat on endless streams.
-const CHUNK_ARTICLES: usize = 64;
+use std::path::Path;
 
 /// Uses `threads` worker threads for rayon and for candle's matrix kernels.
 pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
@@ -110,11 +109,44 @@ fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Opens `--out` (or stdout) for scoring: in place when resuming, after
+/// reading where the interrupted run stopped; atomically otherwise. Done
+/// before the model is fetched or loaded, so a bad `--out` fails at once.
+fn open_sink(args: &ScoreArgs, format: Format) -> Result<(Sink, ResumePoint)> {
+    let Some(path) = args.out.as_deref().filter(|_| args.resume) else {
+        return Ok((Sink::open(args.out.as_deref())?, ResumePoint::default()));
+    };
+    if format != Format::Jsonl {
+        bail!("--resume carries on JSONL output only (--format jsonl)");
+    }
+    let point = ResumePoint::scan(path)?;
+    if !args.quiet && point.keep + point.dropped > 0 {
+        eprintln!(
+            "resuming {}: {} complete article(s) kept{}",
+            path.display(),
+            point.complete_articles,
+            match &point.last_complete {
+                Some(id) => format!(", scoring the input after {id:?}"),
+                None => String::new(),
+            }
+        );
+    }
+    Ok((Sink::Resumed(ResumedFile::open(path, &point)?), point))
+}
+
 pub fn run(args: ScoreArgs) -> Result<u8> {
     set_threads(args.threads)?;
-    // Opened before the model is fetched or loaded, so an unwritable --out
-    // fails at once.
-    let sink = Sink::open(args.out.as_deref())?;
+    if args.window == 0 {
+        bail!("--window must be at least 1");
+    }
+    let format = args
+        .format
+        .unwrap_or(if std::io::stdout().is_terminal() && args.out.is_none() {
+            Format::Table
+        } else {
+            Format::Jsonl
+        });
+    let (sink, resume_point) = open_sink(&args, format)?;
     let encoder = if needs_encoder(&args.classifier) {
         Some(load_encoder(&args.model, args.batch_size, args.quiet)?)
     } else {
@@ -131,25 +163,24 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         attributor: Some(&attributor),
     };
 
-    let format = args
-        .format
-        .unwrap_or(if std::io::stdout().is_terminal() && args.out.is_none() {
-            Format::Table
-        } else {
-            Format::Jsonl
-        });
     let mut writer = ScoreWriter::new(format, sink);
     let bar = progress_bar(args.quiet);
     let (mut failed, mut sentences) = (0usize, 0usize);
-    let mut reader = ArticleReader::new(&args.input.paths);
+    let mut input = Selection::new(
+        ArticleReader::new(&args.input.paths),
+        args.shard,
+        resume_point.last_complete,
+    );
+    // A bounded window of articles at a time: read, score (in parallel
+    // inside the window), write in input order, repeat.
     loop {
-        let mut chunk: Vec<Article> = Vec::with_capacity(CHUNK_ARTICLES);
-        for item in reader.by_ref() {
+        let mut window: Vec<Article> = Vec::with_capacity(args.window);
+        for item in input.by_ref() {
             match item {
                 Ok(article) => {
                     bar.suspend(|| warn_about_article(&article));
-                    chunk.push(article);
-                    if chunk.len() == CHUNK_ARTICLES {
+                    window.push(article);
+                    if window.len() == args.window {
                         break;
                     }
                 }
@@ -159,16 +190,26 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
                 }
             }
         }
-        if chunk.is_empty() {
+        if let Some(last) = input.still_skipping() {
+            // The input ended before the last article the output holds:
+            // the file is left as it was.
+            bail!(
+                "cannot resume {}: its last complete article {last:?} is not in this input \
+                 (or not in this --shard); was it written from another input?",
+                args.out.as_deref().unwrap_or(Path::new("-")).display()
+            );
+        }
+        if window.is_empty() {
             break;
         }
-        let docs = scorer.score(&chunk)?;
-        bar.suspend(|| warn_truncated(&chunk, &docs, encoder.and_then(|e| e.max_tokens())));
+        let docs = scorer.score(&window)?;
+        bar.suspend(|| warn_truncated(&window, &docs, encoder.and_then(|e| e.max_tokens())));
         for doc in docs {
             sentences += doc.len();
             writer.write(&doc)?;
         }
-        bar.inc(chunk.len() as u64);
+        writer.flush()?;
+        bar.inc(window.len() as u64);
         bar.set_message(sentences.to_string());
     }
     bar.finish_and_clear();

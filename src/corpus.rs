@@ -500,7 +500,7 @@ impl Iterator for ArticleReader {
 }
 
 /// The ids read so far and where each was first read, kept small because a
-/// stream of articles has no end: 16 bytes an article (about 30 with the
+/// stream of articles has no end: 16 bytes an article (17 to 34 with the
 /// table's slack) against 100 and more for the id and its origin.
 ///
 /// An id is remembered by a 64-bit fingerprint (the first 8 bytes of its

@@ -2,34 +2,17 @@
 //! reported with file and line while the rest is scored, and `--offline`.
 //! Tests that score fetch the model the way the product does (first use).
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
-
-fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8(out.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
-}
+use std::process::Command;
 
 #[test]
 fn split_writes_the_contract_records_for_the_corpus() {
     let out = stance(&["split", "eval/corpus"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let records = jsonl(&out.stdout);
     assert!(records.len() > 200, "{}", records.len());
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");

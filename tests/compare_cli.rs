@@ -2,22 +2,13 @@
 //! beside the predicted one, grouping by year, and a refused gazetteer.
 //! Uses the keyword classifier and the gold set, so no model is needed.
 
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
+use std::process::Output;
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(out);
     serde_json::from_slice(&out.stdout).expect("JSON output")
 }
 
@@ -127,11 +118,7 @@ fn predictions_file_from_score_and_refusals() {
         records.to_str().unwrap(),
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = std::fs::read_to_string(&records).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     for key in ["holder", "target", "mixed", "claims"] {

@@ -1,24 +1,10 @@
 //! The article readers: every input kind, and bad input reported with its
 //! file and line while the rest is still read.
 
-use stance::corpus::{ArticleReader, InputError};
+mod common;
+use common::*;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn read(paths: &[PathBuf]) -> (Vec<stance::corpus::Article>, Vec<InputError>) {
-    let (mut ok, mut bad) = (Vec::new(), Vec::new());
-    for item in ArticleReader::new(paths) {
-        match item {
-            Ok(a) => ok.push(a),
-            Err(e) => bad.push(e),
-        }
-    }
-    (ok, bad)
-}
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus")
-}
 
 #[test]
 fn bundled_corpus_reads_five_articles_in_order_with_metadata() {

@@ -2,8 +2,8 @@
 //! trained heads record it, and a head is refused on the other encoder.
 //! The models are fetched the way the product fetches them (first use).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
 use stance::classify::linear::LinearHead;
 use stance::corpus::{Article, Metadata, Origin};
@@ -12,63 +12,10 @@ use stance::pipeline::Scorer;
 use stance::provision::{self, FetchOptions, Manifest};
 use stance::segment::RuleSegmenter;
 
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn encoder(alias: &str) -> Box<dyn embed::Encoder> {
     let manifest = Manifest::builtin(alias).unwrap();
     let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
     embed::load(&dir, EncoderOptions::default()).unwrap()
-}
-
-/// A small labelled set in the training format, two groups per label.
-fn training_file(dir: &Path) -> PathBuf {
-    let rows = [
-        (
-            "a",
-            "pro-dialogue",
-            "The government must open talks with the armed groups.",
-        ),
-        (
-            "b",
-            "pro-dialogue",
-            "Negotiating with the rebels is the only road to peace.",
-        ),
-        (
-            "a",
-            "anti-dialogue",
-            "There will be no negotiation with terrorists.",
-        ),
-        (
-            "b",
-            "anti-dialogue",
-            "The minister ruled out any dialogue with the jihadists.",
-        ),
-        ("a", "neutral", "Soldiers patrolled the market on Tuesday."),
-        ("b", "neutral", "The rainy season began late this year."),
-    ];
-    let path = dir.join("train.jsonl");
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|(doc, stance, text)| {
-            serde_json::json!({"doc": doc, "stance": stance, "text": text}).to_string()
-        })
-        .collect();
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path
 }
 
 const TEXT: &str = "Bamako wants talks with the jihadists. Paris refuses any negotiation.";
@@ -93,7 +40,7 @@ fn heads_record_their_encoder_and_are_refused_on_the_other() {
     let encoders = [("minilm", encoder("minilm")), ("mpnet", encoder("mpnet"))];
     for (i, (alias, enc)) in encoders.iter().enumerate() {
         let out_path = tmp.path().join(format!("{alias}.json"));
-        ok(&stance(&[
+        assert_success(&stance(&[
             "train",
             "--gold",
             train.to_str().unwrap(),
@@ -143,7 +90,7 @@ fn score_runs_the_zero_shot_classifier_on_either_encoder() {
             "jsonl",
             "--quiet",
         ]);
-        ok(&out);
+        assert_success(&out);
         String::from_utf8(out.stdout)
             .unwrap()
             .lines()

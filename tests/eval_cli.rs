@@ -1,16 +1,10 @@
 //! `stance eval` end to end on the bundled gold set. The zero-shot test
 //! fetches the model the way the product does (first use).
 
-use std::fs;
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
+use std::fs;
 
 #[test]
 fn keyword_and_majority_floors_on_the_gold_set() {
@@ -22,11 +16,7 @@ fn keyword_and_majority_floors_on_the_gold_set() {
         "json",
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["gold_sentences"], 263);
     assert_eq!(report["gold_docs"], 5);
@@ -97,11 +87,7 @@ fn a_predictions_file_from_another_splitter_is_scored_against_gold() {
         "--format",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let c = &report["classifiers"][0];
     assert_eq!(c["setting"], "predictions-file");
@@ -124,11 +110,7 @@ fn html_report_has_charts_and_errors_in_context_and_is_deterministic() {
             "--out",
             path.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         fs::read_to_string(&path).unwrap()
     };
     let html = run();
@@ -170,11 +152,7 @@ fn a_gold_file_with_bad_records_is_refused_with_lines() {
 #[test]
 fn all_puts_the_zero_shot_classifier_beside_the_floors() {
     let out = stance(&["eval", "--classifier", "all", "--format", "md", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let md = String::from_utf8(out.stdout).unwrap();
     for row in [
         "| zero-shot | no training |",
@@ -196,11 +174,7 @@ fn attribution_is_scored_on_the_gold_claims() {
         "json",
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let a = &report["attribution"];
     assert_eq!(a["scores"]["clause_classifier"], "keyword");

@@ -3,51 +3,15 @@
 //! applied. The head is trained by `stance train` on the real encoder
 //! (fetched the way the product fetches it), then damaged in each way.
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
+use std::process::Output;
 
 fn train_head(dir: &Path) -> PathBuf {
-    let rows = [
-        (
-            "a",
-            "pro-dialogue",
-            "The government must open talks with the armed groups.",
-        ),
-        (
-            "b",
-            "pro-dialogue",
-            "Negotiating with the rebels is the only road to peace.",
-        ),
-        (
-            "a",
-            "anti-dialogue",
-            "There will be no negotiation with terrorists.",
-        ),
-        (
-            "b",
-            "anti-dialogue",
-            "The minister ruled out any dialogue with the jihadists.",
-        ),
-        ("a", "neutral", "Soldiers patrolled the market on Tuesday."),
-        ("b", "neutral", "The rainy season began late this year."),
-    ];
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|(doc, stance, text)| {
-            serde_json::json!({"doc": doc, "stance": stance, "text": text}).to_string()
-        })
-        .collect();
-    let train = dir.join("train.jsonl");
-    fs::write(&train, lines.join("\n") + "\n").unwrap();
+    let train = training_file(dir);
     let head = dir.join("head.json");
     let out = stance(&[
         "train",
@@ -57,11 +21,7 @@ fn train_head(dir: &Path) -> PathBuf {
         head.to_str().unwrap(),
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     head
 }
 
@@ -108,11 +68,7 @@ fn damaged_or_mismatched_heads_are_refused_naming_the_file_and_values() {
 
     // The intact head scores.
     let out = score_with(&head);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(!out.stdout.is_empty());
 
     let bytes = fs::read(&head).unwrap();

@@ -8,42 +8,17 @@
 //! UTF-8 (`open(path, encoding="utf-8").read()`, which keeps a byte-order
 //! mark), sliced by code point.
 
-use stance::corpus::{Article, ArticleReader, InputError};
+mod common;
+use common::*;
+
+use stance::corpus::{ArticleReader, InputError};
 use stance::segment::{sentences, RuleSegmenter};
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
 
 fn nasty() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nasty")
-}
-
-fn read(paths: &[PathBuf]) -> (Vec<Article>, Vec<InputError>) {
-    let (mut ok, mut bad) = (Vec::new(), Vec::new());
-    for item in ArticleReader::new(paths) {
-        match item {
-            Ok(a) => ok.push(a),
-            Err(e) => bad.push(e),
-        }
-    }
-    (ok, bad)
-}
-
-fn jsonl(out: &[u8]) -> Vec<serde_json::Value> {
-    std::str::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
 }
 
 /// `text[start:end]` in Python.
@@ -262,11 +237,7 @@ fn crlf_and_lone_cr_are_line_breaks_and_spans_index_the_raw_text() {
         "tests/data/nasty/crlf.txt",
         "tests/data/nasty/cr.txt",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let records = jsonl(&out.stdout);
     assert_spans_slice(
         &records,
@@ -461,11 +432,7 @@ fn a_5_mb_article_on_one_line_is_split_and_scored() {
     let raw = raw_texts(std::slice::from_ref(&path));
 
     let out = stance(&["split", path_str]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let split = jsonl(&out.stdout);
     assert_eq!(split.len(), n);
     assert_spans_slice(&split, &raw);
@@ -482,11 +449,7 @@ fn a_5_mb_article_on_one_line_is_split_and_scored() {
         "jsonl",
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let scored = jsonl(&out.stdout);
     assert_eq!(scored.len(), n);
     for (s, r) in split.iter().zip(&scored) {

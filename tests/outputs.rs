@@ -5,17 +5,11 @@
 //! as a missing directory, a path under a plain file, or a directory in the
 //! way; the same check refuses a read-only directory for other users.)
 
+mod common;
+use common::*;
+
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
 
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
@@ -24,43 +18,6 @@ fn listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// A small training file in the training-set format.
-fn training_file(dir: &Path) -> String {
-    let rows = [
-        (
-            "a",
-            "pro-dialogue",
-            "The government must open talks with the armed groups.",
-        ),
-        (
-            "b",
-            "pro-dialogue",
-            "Negotiating with the rebels is the only road to peace.",
-        ),
-        (
-            "a",
-            "anti-dialogue",
-            "There will be no negotiation with terrorists.",
-        ),
-        (
-            "b",
-            "anti-dialogue",
-            "The minister ruled out any dialogue with the jihadists.",
-        ),
-        ("a", "neutral", "Soldiers patrolled the market on Tuesday."),
-        ("b", "neutral", "The rainy season began late this year."),
-    ];
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|(doc, stance, text)| {
-            serde_json::json!({"doc": doc, "stance": stance, "text": text}).to_string()
-        })
-        .collect();
-    let path = dir.join("train.jsonl");
-    fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// Each command that writes `--out`, with the arguments it needs besides.
@@ -111,7 +68,7 @@ fn an_unwritable_out_is_a_clear_error_and_leaves_nothing() {
         (work.join("plain/out.json"), "is not a directory"),
         (work.join("taken"), "it is a directory"),
     ];
-    for (name, args) in commands(&train) {
+    for (name, args) in commands(train.to_str().unwrap()) {
         for (target, why) in &targets {
             let mut args = args.clone();
             args.extend(["--out".to_string(), target.to_str().unwrap().to_string()]);
@@ -137,7 +94,7 @@ fn every_out_appears_whole_with_no_temporary_file_beside_it() {
     let train = training_file(tmp.path());
     let work = tmp.path().join("work");
     fs::create_dir(&work).unwrap();
-    for (name, args) in commands(&train) {
+    for (name, args) in commands(train.to_str().unwrap()) {
         let target = work.join(format!("{name}.out"));
         let mut args = args.clone();
         args.extend(["--out".to_string(), target.to_str().unwrap().to_string()]);
@@ -182,11 +139,7 @@ fn scoring_gives_the_same_bytes_with_one_or_two_threads_and_across_runs() {
             threads,
             "--quiet",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         out.stdout
     };
     let one = run("1");

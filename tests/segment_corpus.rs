@@ -6,14 +6,13 @@
 //! below name the hardest sentences on their own, so a regression says which
 //! one broke.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use stance::segment::{sentences, RuleSegmenter, Sentence};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus")
-}
 
 fn article(prefix: &str) -> (String, String) {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus_dir())

@@ -11,6 +11,8 @@
 //! `cargo test --release` stays the one command on a machine with Python
 //! and pip.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -74,8 +76,7 @@ fn python_with_pyspark() -> PathBuf {
 
 /// The bundled corpus as one JSONL file of articles, ids from file stems.
 fn corpus_jsonl(path: &Path) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+    let mut files: Vec<PathBuf> = fs::read_dir(common::corpus_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::write_articles;
+use common::{assert_success, jsonl, write_articles};
 use serde_json::Value;
 use std::fs;
 use std::path::Path;
@@ -50,14 +50,6 @@ fn run_with_stdin(mut cmd: Command, input: &Path) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn records(bytes: &[u8]) -> Vec<Value> {
-    String::from_utf8(bytes.to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
 }
 
 /// The documented order for merged shard outputs: by doc id, then idx.
@@ -106,7 +98,7 @@ fn stdin_streams_in_input_order_and_bad_records_are_reported_and_skipped() {
         .filter(|i| ![3, 8].contains(i))
         .map(|i| format!("a{i:06}"))
         .collect();
-    assert_eq!(docs_in_order(&records(&out.stdout)), expected);
+    assert_eq!(docs_in_order(&jsonl(&out.stdout)), expected);
 
     // The same records as reading the file at once, whatever the window.
     let whole = score(&[input.to_str().unwrap(), "--window", "64"])
@@ -131,7 +123,7 @@ fn resume_completes_any_prefix_to_the_uninterrupted_output() {
     ])
     .output()
     .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_success(&out);
     let full = fs::read(&full_path).unwrap();
     let line_ends: Vec<usize> = (0..full.len()).filter(|&i| full[i] == b'\n').collect();
     let mut cuts = vec![0, 1, full.len() - 1, full.len()];
@@ -171,7 +163,7 @@ fn resume_after_kill_9_gives_the_uninterrupted_bytes() {
     let out = score(&[input, "--out", full_path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_success(&out);
     let full = fs::read(&full_path).unwrap();
 
     let out_path = dir.path().join("out.jsonl");
@@ -201,7 +193,7 @@ fn resume_after_kill_9_gives_the_uninterrupted_bytes() {
     );
 
     let out = score(&args).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert_success(&out);
     assert!(stderr(&out).is_empty() || stderr(&out).contains("resuming"));
     assert!(
         fs::read(&out_path).unwrap() == full,
@@ -221,7 +213,7 @@ fn resume_refuses_another_input_and_leaves_the_file_alone() {
     let out = score(&[a.to_str().unwrap(), "--out", out_path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_success(&out);
     let before = fs::read(&out_path).unwrap();
     let out = score(&[
         b.to_str().unwrap(),
@@ -267,7 +259,7 @@ fn shards_together_equal_the_single_run() {
     write_articles(&input, 23, &[5, 6, 17]);
     let single = run_with_stdin(score(&["-"]), &input);
     assert_eq!(single.status.code(), Some(1));
-    let single_docs = docs_in_order(&records(&single.stdout));
+    let single_docs = docs_in_order(&jsonl(&single.stdout));
 
     let shards = 3;
     let mut merged = Vec::new();
@@ -275,7 +267,7 @@ fn shards_together_equal_the_single_run() {
     for i in 0..shards {
         let shard = format!("{i}/{shards}");
         let out = run_with_stdin(score(&["-", "--shard", &shard]), &input);
-        let docs = docs_in_order(&records(&out.stdout));
+        let docs = docs_in_order(&jsonl(&out.stdout));
         assert!(!docs.is_empty(), "shard {shard} scored nothing");
         // In input order: a subsequence of the single run's documents.
         let mut rest = single_docs.iter();

@@ -12,10 +12,10 @@ use crate::evaluate::attribution::{
     attribute_gold, attributed_sentence_claims, comparison_error, gold_sentence_claims,
     score_attribution, AttributionSection,
 };
-use crate::evaluate::run::{evaluate_trained, evaluate_untrained, GoldExamples};
+use crate::evaluate::run::{evaluate_trained, evaluate_untrained, Evaluated, GoldExamples};
 use crate::evaluate::{score_predictions, EvalReport, Prediction, Setting};
 use crate::gold::{GoldSet, Texts};
-use crate::pipeline::{attribute, Embedded, TextClassifier};
+use crate::pipeline::{attribute, Embedded, ScoredSentence, TextClassifier};
 use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
@@ -148,6 +148,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     let encoder_ref = encoder.as_deref();
     let segmenter = RuleSegmenter::default();
     let mut reports = Vec::new();
+    let mut evaluated: Vec<Evaluated> = Vec::new();
     let mut file_predictions: Option<Vec<Prediction>> = None;
     if let Some(path) = &args.predictions {
         let name = path
@@ -196,7 +197,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                 extra_embeddings,
                 extra_previous,
             };
-            reports.push(evaluate_trained(
+            evaluated.push(evaluate_trained(
                 &examples,
                 embedded,
                 &doc_ids,
@@ -205,8 +206,21 @@ pub fn run(args: EvalArgs) -> Result<u8> {
             )?);
         } else {
             let classifier = load_classifier(name, encoder_ref)?;
-            reports.push(evaluate_untrained(&gold, embedded, classifier.as_ref())?);
+            evaluated.push(evaluate_untrained(&gold, embedded, classifier.as_ref())?);
         }
+    }
+    // Each classifier's own predictions (out of fold for trained ones) feed
+    // the actor comparison, so its error against gold is the one a user of
+    // that classifier would see on articles it never trained on.
+    let mut predicted: Vec<(String, Vec<Vec<ScoredSentence>>)> = Vec::new();
+    for Evaluated { report, scored } in evaluated {
+        let name = match report.setting {
+            Setting::LeaveOneDocOut => format!("{} stances (out of fold)", report.classifier),
+            Setting::TrainingSet => format!("{} stances (training set)", report.classifier),
+            _ => format!("{} stances", report.classifier),
+        };
+        predicted.push((name, scored));
+        reports.push(report);
     }
 
     let mut report = EvalReport::new(&args.gold.display().to_string(), &gold, reports);
@@ -217,7 +231,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         &gold,
         &texts,
         &articles,
-        embedded.as_ref(),
+        predicted,
         file_predictions.as_deref(),
     )?);
     let rendered = match args.format {
@@ -231,7 +245,9 @@ pub fn run(args: EvalArgs) -> Result<u8> {
 }
 
 /// Holders and targets given the gold stances, and the actor comparison
-/// against the one from gold claims, with gold and with predicted stances.
+/// against the one from gold claims: with gold stances (attribution error
+/// only), and with the stances of each evaluated classifier and of a
+/// predictions file.
 #[allow(clippy::too_many_arguments)]
 fn attribution_section(
     args: &EvalArgs,
@@ -240,7 +256,7 @@ fn attribution_section(
     gold: &GoldSet,
     texts: &Texts,
     articles: &[Article],
-    embedded: Option<&Embedded>,
+    predicted: Vec<(String, Vec<Vec<ScoredSentence>>)>,
     file_predictions: Option<&[Prediction]>,
 ) -> Result<AttributionSection> {
     let attributor = args.actors.attributor()?;
@@ -258,25 +274,21 @@ fn attribution_section(
         &actor_table(&attributed_sentence_claims(&pairs), &docs),
         &gold_table,
     )];
-    let predicted: Option<(String, Vec<SentenceClaims>)> = match (file_predictions, embedded) {
-        (Some(predictions), _) => Some((
-            "predictions file".to_string(),
-            prediction_claims(&attributor, articles, predictions, &clauses)?,
-        )),
-        (None, Some(embedded)) => {
-            let mut scored = embedded.classify(clause_classifier.as_ref())?;
-            attribute(&attributor, articles, &mut scored, &clauses)?;
-            Some((
-                format!("{clause_name} stances"),
-                scored.iter().flatten().map(SentenceClaims::from).collect(),
-            ))
-        }
-        (None, None) => None,
-    };
-    if let Some((name, sentences)) = predicted {
+    if let Some(predictions) = file_predictions {
+        let sentences = prediction_claims(&attributor, articles, predictions, &clauses)?;
+        comparisons.push(comparison_error(
+            "predictions file",
+            &actor_table(&sentences, &docs),
+            &gold_table,
+        ));
+    }
+    for (name, mut scored) in predicted {
+        attribute(&attributor, articles, &mut scored, &clauses)?;
+        let claims: Vec<SentenceClaims> =
+            scored.iter().flatten().map(SentenceClaims::from).collect();
         comparisons.push(comparison_error(
             &name,
-            &actor_table(&sentences, &docs),
+            &actor_table(&claims, &docs),
             &gold_table,
         ));
     }

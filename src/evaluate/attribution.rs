@@ -273,6 +273,31 @@ pub struct NetPair {
     pub same_sign: Option<bool>,
 }
 
+/// A net stance with its sign, or a dash when the actor holds no pro or
+/// anti claim.
+pub(crate) fn signed(v: Option<f64>) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:+.3}"))
+}
+
+impl NetPair {
+    /// `+0.308 (+0.525) ✗`: the predicted net, its difference from gold,
+    /// and a mark when the signs differ.
+    pub fn cell(&self) -> String {
+        match self.difference {
+            Some(d) => format!(
+                "{} ({d:+.3}){}",
+                signed(self.predicted),
+                if self.same_sign == Some(false) {
+                    " ✗"
+                } else {
+                    ""
+                }
+            ),
+            None => signed(self.predicted),
+        }
+    }
+}
+
 /// The comparison computed from `predicted` set against `gold`.
 pub fn comparison_error(
     stances: &str,
@@ -358,20 +383,29 @@ impl AttributionSection {
         for (rule, (n, ok)) in &s.by_rule {
             let _ = writeln!(md, "- {rule}: {ok} / {n}");
         }
-        let _ = writeln!(md, "\n### Actor comparison against gold (net stance)\n");
-        let mut header = "| actor | gold |".to_string();
-        let mut rule = "|---|---:|".to_string();
-        for c in &self.comparisons {
-            let _ = write!(header, " {} | diff |", c.stances);
-            rule.push_str("---:|---:|");
+        let _ = writeln!(
+            md,
+            "\n### Actor comparison against gold (net stance)\n\n\
+             Net stance (pro − anti) / (pro + anti) per actor over the gold documents, from the gold \
+             claims and from each source of stances (holders attributed by the pipeline); in brackets \
+             the difference from gold, `✗` where the sign differs.\n"
+        );
+        let mut header = "| stances from |".to_string();
+        let mut rule = "|---|".to_string();
+        for h in self.gold_net.keys() {
+            let _ = write!(header, " {h} |");
+            rule.push_str("---:|");
         }
         let _ = writeln!(md, "{header}\n{rule}");
-        let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:+.3}"));
-        for (h, g) in &self.gold_net {
-            let mut row = format!("| {h} | {} |", fmt(*g));
-            for c in &self.comparisons {
-                let p = c.actors[h];
-                let _ = write!(row, " {} | {} |", fmt(p.predicted), fmt(p.difference));
+        let mut row = "| gold claims |".to_string();
+        for g in self.gold_net.values() {
+            let _ = write!(row, " {} |", signed(*g));
+        }
+        let _ = writeln!(md, "{row}");
+        for c in &self.comparisons {
+            let mut row = format!("| {} |", c.stances);
+            for h in self.gold_net.keys() {
+                let _ = write!(row, " {} |", c.actors[h].cell());
             }
             let _ = writeln!(md, "{row}");
         }

@@ -2,6 +2,7 @@
 //! side-by-side table, a confusion-matrix heat map and per-class bars (inline
 //! SVG) for each classifier, and every error shown in its article context.
 
+use super::attribution::signed;
 use super::report::{ClassifierReport, EvalReport};
 use crate::gold::Texts;
 use crate::stance::Stance;
@@ -318,23 +319,20 @@ fn attribution_html(h: &mut String, a: &super::attribution::AttributionSection) 
         );
     }
     h.push_str(
-        "</table><h3>Net stance per actor against gold</h3><table><tr><th>actor</th><th>gold</th>",
+        "</table><h3>Net stance per actor against gold</h3><p>(pro − anti) / (pro + anti); in brackets the difference from gold, ✗ where the sign differs.</p><table><tr><th>stances from</th>",
     );
-    for c in &a.comparisons {
-        let _ = write!(h, "<th>{}</th><th>diff</th>", escape(&c.stances));
+    for holder in a.gold_net.keys() {
+        let _ = write!(h, "<th>{holder}</th>");
+    }
+    h.push_str("</tr><tr><td>gold claims</td>");
+    for g in a.gold_net.values() {
+        let _ = write!(h, "<td>{}</td>", signed(*g));
     }
     h.push_str("</tr>");
-    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:+.3}"));
-    for (holder, g) in &a.gold_net {
-        let _ = write!(h, "<tr><td>{holder}</td><td>{}</td>", fmt(*g));
-        for c in &a.comparisons {
-            let p = c.actors[holder];
-            let _ = write!(
-                h,
-                "<td>{}</td><td>{}</td>",
-                fmt(p.predicted),
-                fmt(p.difference)
-            );
+    for c in &a.comparisons {
+        let _ = write!(h, "<tr><td>{}</td>", escape(&c.stances));
+        for holder in a.gold_net.keys() {
+            let _ = write!(h, "<td>{}</td>", escape(&c.actors[holder].cell()));
         }
         h.push_str("</tr>");
     }

@@ -40,19 +40,28 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
         .collect()
 }
 
+/// A classifier's scores on the gold set, with the sentences it scored (one
+/// list per document), so later stages (attribution, the actor comparison)
+/// use the very predictions the scores were computed from.
+pub struct Evaluated {
+    pub report: ClassifierReport,
+    pub scored: Vec<Vec<ScoredSentence>>,
+}
+
 /// Scores a classifier that needs no training on the gold documents.
 pub fn evaluate_untrained(
     gold: &GoldSet,
     embedded: &Embedded,
     classifier: &dyn Classifier,
-) -> Result<ClassifierReport> {
+) -> Result<Evaluated> {
     let scored = embedded.classify(classifier)?;
-    Ok(score_predictions(
+    let report = score_predictions(
         classifier.name(),
         Setting::NoTraining,
         gold,
         &predictions(&scored),
-    ))
+    );
+    Ok(Evaluated { report, scored })
 }
 
 /// The gold set's sentences as training examples, and extra labelled
@@ -72,14 +81,14 @@ pub struct GoldExamples<'a> {
 }
 
 /// Scores a trained classifier: with `LooDoc`, each document's predictions
-/// come from a model that never saw it.
+/// come from a model that never saw it (and so do the returned sentences).
 pub fn evaluate_trained(
     examples: &GoldExamples<'_>,
     embedded: &Embedded,
     doc_ids: &[String],
     trainer: &dyn Trainer,
     cv: CrossValidation,
-) -> Result<ClassifierReport> {
+) -> Result<Evaluated> {
     let gold = examples.gold;
     let train_on = |keep: &dyn Fn(&str) -> bool| -> Result<Box<dyn Classifier>> {
         let rows: Vec<usize> = (0..gold.records.len())
@@ -147,10 +156,6 @@ pub fn evaluate_trained(
         CrossValidation::LooDoc => Setting::LeaveOneDocOut,
         CrossValidation::None => Setting::TrainingSet,
     };
-    Ok(score_predictions(
-        trainer.name(),
-        setting,
-        gold,
-        &predictions(&scored),
-    ))
+    let report = score_predictions(trainer.name(), setting, gold, &predictions(&scored));
+    Ok(Evaluated { report, scored })
 }

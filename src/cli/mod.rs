@@ -83,6 +83,10 @@ pub struct ModelArgs {
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
     pub offline: bool,
+    /// Arithmetic of the encoder's forward pass (BERT encoders): bf16, fp32
+    /// or reference (candle's BERT); default: the fastest this CPU runs.
+    #[arg(long, value_name = "NAME")]
+    pub precision: Option<crate::embed::Precision>,
 }
 
 /// The actor gazetteer used to attribute stances.

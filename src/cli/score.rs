@@ -56,6 +56,7 @@ pub(crate) fn load_encoder(
         &dir,
         EncoderOptions {
             batch_size,
+            precision: model.precision,
             ..EncoderOptions::default()
         },
     )

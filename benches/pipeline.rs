@@ -128,7 +128,6 @@ fn main() {
         Some(mb) => println!("peak RSS after end to end: {mb:.0} MB"),
         None => println!("peak RSS: /proc/self/status unavailable"),
     }
-    drop(scorer);
     drop(zero_shot);
     drop(enc);
 

@@ -63,6 +63,7 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
             Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
             Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
+            Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
         },
         Some("mpnet") => match opts.precision {
             None | Some(Precision::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),

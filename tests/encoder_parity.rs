@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use ndarray::Array2;
 use stance::embed::mpnet::relative_position_bucket;
-use stance::embed::{self, Encoder, EncoderOptions};
+use stance::embed::{self, Encoder, EncoderOptions, Precision};
 use stance::provision::{self, FetchOptions, Manifest};
 
 /// The checkout under test. `cargo test` sets CARGO_MANIFEST_DIR at run time
@@ -34,6 +34,8 @@ struct Case {
     /// Truncation lengths that would give other vectors: tokenizer.json's
     /// 128, and for MPNet the 512 its positions allow.
     wrong_truncations: &'static [usize],
+    /// The forward pass under test.
+    precision: Precision,
 }
 
 const MINILM: Case = Case {
@@ -42,6 +44,13 @@ const MINILM: Case = Case {
     dim: 384,
     max_seq_length: 256,
     wrong_truncations: &[128],
+    precision: Precision::Reference,
+};
+
+/// Our own forward pass (`--precision fp32`) on the same fixture.
+const MINILM_FP32: Case = Case {
+    precision: Precision::Fp32,
+    ..MINILM
 };
 
 const MPNET: Case = Case {
@@ -50,6 +59,7 @@ const MPNET: Case = Case {
     dim: 768,
     max_seq_length: 384,
     wrong_truncations: &[128, 512],
+    precision: Precision::Reference,
 };
 
 struct Reference {
@@ -116,6 +126,7 @@ fn encoder(case: &Case, batch_size: usize, max_tokens: Option<usize>) -> Box<dyn
         EncoderOptions {
             batch_size,
             max_tokens,
+            precision: Some(case.precision),
         },
     )
     .unwrap()
@@ -147,6 +158,7 @@ fn matches_sentence_transformers(case: &Case) {
     let enc = encoder(case, 32, None);
     assert_eq!(enc.name(), case.name);
     assert_eq!(enc.dim(), case.dim);
+    assert_eq!(enc.precision(), case.precision);
     let got = encode(enc.as_ref(), &r.texts);
     assert_eq!(got.nrows(), r.texts.len());
 
@@ -168,9 +180,10 @@ fn matches_sentence_transformers(case: &Case) {
         assert!(c >= 0.9999, "cosine {c:.7} for {:?}", r.texts[i]);
     }
     eprintln!(
-        "parity {}: {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
+        "parity {} ({}): {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
          max |component difference| {max_diff:.1e}",
         case.name,
+        case.precision,
         r.texts.len(),
         worst.0,
         1.0 - worst.0,
@@ -269,7 +282,7 @@ macro_rules! parity_tests {
     )*};
 }
 
-parity_tests!(minilm => super::MINILM, mpnet => super::MPNET);
+parity_tests!(minilm => super::MINILM, minilm_fp32 => super::MINILM_FP32, mpnet => super::MPNET);
 
 /// MPNet's attention bias depends on bucketing every relative position
 /// exactly as torch does, float rounding included.

@@ -11,6 +11,7 @@ use std::time::Instant;
 #[derive(Debug, Serialize)]
 pub struct EncodeBench {
     pub encoder: String,
+    pub precision: String,
     pub n: usize,
     pub batch: usize,
     pub threads: usize,
@@ -57,6 +58,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
     let median_s = median(&times);
     let result = EncodeBench {
         encoder: encoder.name().to_string(),
+        precision: encoder.precision().to_string(),
         n: sentences.len(),
         batch: args.batch,
         threads: rayon::current_num_threads(),
@@ -68,8 +70,9 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!(
-            "{}: {} sentences, batch {}, {} threads: median {:.3} s over {} runs, {:.1} sentences/s",
+            "{} ({}): {} sentences, batch {}, {} threads: median {:.3} s over {} runs, {:.1} sentences/s",
             result.encoder,
+            result.precision,
             result.n,
             result.batch,
             result.threads,

@@ -83,6 +83,11 @@ pub struct ModelArgs {
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
     pub offline: bool,
+    /// Arithmetic of the encoder's forward pass (BERT encoders): int8, bf16,
+    /// fp32 or reference (candle's BERT); default: the fastest that meets the
+    /// accuracy bounds on this CPU (fp32 with AVX-512, else reference).
+    #[arg(long, value_name = "NAME")]
+    pub precision: Option<crate::embed::Precision>,
 }
 
 /// The actor gazetteer used to attribute stances.

@@ -55,6 +55,7 @@ pub(crate) fn load_encoder(
         &dir,
         EncoderOptions {
             batch_size,
+            precision: model.precision,
             ..EncoderOptions::default()
         },
     )

@@ -33,14 +33,21 @@ pub trait Encoder: Send + Sync {
     fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
         Ok(vec![false; texts.len()])
     }
+    /// The arithmetic of the forward pass.
+    fn precision(&self) -> Precision {
+        Precision::Reference
+    }
 }
 
 pub mod bert;
+pub mod fast;
 pub mod mpnet;
+pub mod precision;
 pub mod sentence;
 
 pub use bert::BertEncoder;
 pub use mpnet::MpnetEncoder;
+pub use precision::Precision;
 pub use sentence::{EncoderOptions, SentenceEncoder};
 
 /// Loads the encoder in `model_dir` (a directory from `provision`), with
@@ -52,8 +59,20 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
     }
     let config: ModelType = sentence::read_json(&model_dir.join("config.json"))?;
     Ok(match config.model_type.as_deref() {
-        Some("bert") => Box::new(BertEncoder::load(model_dir, opts)?),
-        Some("mpnet") => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        Some("bert") => match opts.precision.unwrap_or_else(Precision::fastest) {
+            Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
+            Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
+            Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
+            Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
+        },
+        Some("mpnet") => match opts.precision {
+            None | Some(Precision::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),
+            Some(other) => bail!(
+                "precision {other} is implemented for BERT encoders (minilm); {} runs at \
+                 `reference` precision",
+                model_dir.display()
+            ),
+        },
         other => bail!(
             "{}: model_type {other:?} is not supported (bert, mpnet)",
             model_dir.join("config.json").display()

@@ -28,6 +28,10 @@ pub struct EncoderOptions {
     /// all-mpnet-base-v2); the 128 baked into their tokenizer.json files would
     /// silently give other vectors for long sentences.
     pub max_tokens: Option<usize>,
+    /// The arithmetic of the forward pass; `None` takes the fastest one that
+    /// keeps the vectors within the bounds [`super::Precision`] documents,
+    /// for the architecture and this CPU.
+    pub precision: Option<super::Precision>,
 }
 
 impl Default for EncoderOptions {
@@ -35,6 +39,7 @@ impl Default for EncoderOptions {
         EncoderOptions {
             batch_size: 32,
             max_tokens: None,
+            precision: None,
         }
     }
 }
@@ -43,6 +48,8 @@ impl Default for EncoderOptions {
 pub trait Backbone: Sized + Send + Sync {
     /// What the architecture is called in error messages.
     const ARCHITECTURE: &'static str;
+    /// The arithmetic of its forward pass.
+    const PRECISION: super::Precision = super::Precision::Reference;
     /// The model's `config.json`.
     type Config: DeserializeOwned;
 
@@ -304,6 +311,10 @@ impl<B: Backbone> Encoder for SentenceEncoder<B> {
 
     fn truncated(&self, texts: &[&str]) -> Result<Vec<bool>> {
         self.tokenizer.truncated(texts)
+    }
+
+    fn precision(&self) -> super::Precision {
+        B::PRECISION
     }
 
     fn encode(&self, texts: &[&str]) -> Result<Array2<f32>> {

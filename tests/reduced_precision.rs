@@ -1,0 +1,181 @@
+//! The reduced-precision forward passes (bf16, int8) against our f32 one:
+//! the bounds a precision must meet to be offered, let alone be the default.
+//!
+//! - every distinct corpus sentence (eval/bench/corpus-sentences.txt) gets a
+//!   vector with cosine ≥ 0.99 to its f32 vector;
+//! - the zero-shot stance of the gold sentences (labels/gold.jsonl, as
+//!   `stance eval` predicts them: the builtin label descriptions on each
+//!   sentence's vector) is unchanged for ≥ 99% of them.
+//!
+//! The model is cached by the other encoder tests or fetched here the way
+//! the product fetches it.
+
+use std::path::PathBuf;
+
+use ndarray::Array2;
+use stance::classify::zero_shot::LabelDescriptions;
+use stance::classify::{Batch, Classifier, ZeroShot};
+use stance::embed::{self, Encoder, EncoderOptions, Precision};
+use stance::gold::{article_texts, GoldSet};
+use stance::provision::{self, FetchOptions, Manifest};
+use stance::Stance;
+
+fn repo_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+}
+
+fn encoder(precision: Precision) -> Box<dyn Encoder> {
+    let manifest = Manifest::builtin("minilm").unwrap();
+    let dir =
+        provision::ensure(&manifest, &FetchOptions::default()).unwrap_or_else(|e| panic!("{e:#}"));
+    let opts = EncoderOptions {
+        precision: Some(precision),
+        ..EncoderOptions::default()
+    };
+    let enc = embed::load(&dir, opts).unwrap();
+    assert_eq!(enc.precision(), precision);
+    enc
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn corpus_sentences() -> Vec<String> {
+    let path = repo_root().join("eval/bench/corpus-sentences.txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn encode(enc: &dyn Encoder, texts: &[String]) -> Array2<f32> {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    enc.encode(&refs).unwrap()
+}
+
+fn zero_shot_labels(enc: &dyn Encoder, texts: &[String]) -> Vec<Stance> {
+    let classifier = ZeroShot::new(LabelDescriptions::builtin(), enc).unwrap();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embeddings = enc.encode(&refs).unwrap();
+    let batch = Batch {
+        texts: &refs,
+        embeddings: embeddings.view(),
+        previous: None,
+    };
+    classifier
+        .classify(batch)
+        .unwrap()
+        .iter()
+        .map(|s| s.argmax())
+        .collect()
+}
+
+fn gold_texts() -> Vec<String> {
+    let root = repo_root();
+    let texts = article_texts(&[root.join("eval/corpus")]).unwrap();
+    let gold =
+        GoldSet::load(&root.join("labels/gold.jsonl"), &texts).unwrap_or_else(|e| panic!("{e:?}"));
+    gold.records.into_iter().map(|r| r.text).collect()
+}
+
+/// Checks the cosine bound, and that at least `min_agreement` of the gold
+/// sentences keep their zero-shot label.
+fn check(precision: Precision, min_agreement: f64) {
+    let sentences = corpus_sentences();
+    assert!(sentences.len() >= 200, "the corpus sentences are there");
+    let fp32 = encoder(Precision::Fp32);
+    let reduced = encoder(precision);
+    let (a, b) = (
+        encode(fp32.as_ref(), &sentences),
+        encode(reduced.as_ref(), &sentences),
+    );
+    let cosines: Vec<f64> = (0..sentences.len())
+        .map(|i| cosine(&a.row(i).to_vec(), &b.row(i).to_vec()))
+        .collect();
+    let (worst, at) = cosines
+        .iter()
+        .copied()
+        .enumerate()
+        .map(|(i, c)| (c, i))
+        .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m });
+    let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+    eprintln!(
+        "{precision} vs fp32: {} corpus sentences, cosine min {worst:.5} ({:?}), mean {mean:.5}",
+        sentences.len(),
+        sentences[at].chars().take(50).collect::<String>()
+    );
+    assert!(
+        worst >= 0.99,
+        "cosine {worst} < 0.99 for {:?}",
+        sentences[at]
+    );
+
+    let gold = gold_texts();
+    assert!(gold.len() >= 200, "the gold set is there");
+    let want = zero_shot_labels(fp32.as_ref(), &gold);
+    let got = zero_shot_labels(reduced.as_ref(), &gold);
+    let changed: Vec<usize> = (0..gold.len()).filter(|&i| want[i] != got[i]).collect();
+    let agreement = 1.0 - changed.len() as f64 / gold.len() as f64;
+    eprintln!(
+        "{precision} vs fp32: zero-shot labels of {} gold sentences, {} changed, agreement {:.4}",
+        gold.len(),
+        changed.len(),
+        agreement
+    );
+    assert!(agreement >= min_agreement, "labels changed for {changed:?}");
+}
+
+#[test]
+fn bf16_meets_the_bounds() {
+    check(Precision::Bf16, 0.99)
+}
+
+/// int8 meets the cosine bound but not the 99% label bound (6 of 263 gold
+/// labels change), which is why it is not the default; this holds it to
+/// what it does, so that a regression still shows.
+#[test]
+fn int8_meets_the_cosine_bound_and_keeps_97_percent_of_labels() {
+    check(Precision::Int8, 0.97)
+}
+
+/// The default is a precision that meets every bound.
+#[test]
+fn the_default_precision_meets_the_bounds() {
+    assert!(matches!(
+        Precision::fastest(),
+        Precision::Fp32 | Precision::Reference
+    ));
+}
+
+/// The reduced precisions, like fp32, do not depend on the batch a sentence
+/// lands in (their quantisation is per token, never per batch).
+#[test]
+fn reduced_precisions_are_batch_invariant() {
+    let sentences: Vec<String> = corpus_sentences().into_iter().take(40).collect();
+    for precision in [Precision::Bf16, Precision::Int8] {
+        let manifest = Manifest::builtin("minilm").unwrap();
+        let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
+        let load = |batch_size| {
+            embed::load(
+                &dir,
+                EncoderOptions {
+                    batch_size,
+                    precision: Some(precision),
+                    ..EncoderOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let a = encode(load(32).as_ref(), &sentences);
+        let b = encode(load(3).as_ref(), &sentences);
+        assert_eq!(a, b, "{precision}: batch 32 and batch 3 differ");
+    }
+}

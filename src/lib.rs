@@ -14,6 +14,7 @@ pub mod cli;
 pub mod corpus;
 pub mod embed;
 pub mod evaluate;
+pub mod finetune;
 pub mod gold;
 pub mod output;
 pub mod pipeline;

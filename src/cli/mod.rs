@@ -121,9 +121,11 @@ pub struct ScoreArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub actors: ActorsArgs,
-    /// The stance classifier: zero-shot, keyword, or FILE.json (a linear head or
-    /// SetFit model saved by `stance train`).
-    #[arg(long, default_value = "zero-shot", value_name = "NAME")]
+    /// The stance classifier: linear (the head shipped in
+    /// models/heads/linear-minilm.json, best in leave-one-document-out
+    /// evaluation), zero-shot, keyword, or FILE.json (a linear head or SetFit
+    /// model saved by `stance train`).
+    #[arg(long, default_value = "linear", value_name = "NAME")]
     pub classifier: String,
     /// Output format; default: a table on a terminal, JSONL otherwise.
     #[arg(long, value_enum)]
@@ -234,7 +236,9 @@ pub struct TrainArgs {
     /// of them (every `.jsonl` inside).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub gold: Vec<PathBuf>,
-    /// What to train: linear (a head on the frozen encoder) or setfit (the
+    /// What to train: linear, linear+context, linear+cues,
+    /// linear+context+cues (a head on the frozen encoder's vectors, with the
+    /// previous sentence's vector and cue-word flags as asked), or setfit (the
     /// encoder fine-tuned contrastively, then a head).
     #[arg(long, default_value = "linear", value_name = "NAME")]
     pub classifier: String,

@@ -129,12 +129,15 @@ pub(crate) fn load_classifier(
             encoder.context("the zero-shot classifier needs an encoder")?,
         )?)),
         "keyword" => Ok(Box::new(crate::classify::Keyword)),
+        "linear" => Ok(Box::new(LinearHead::builtin_for(
+            encoder.context("the linear head needs an encoder")?,
+        )?)),
         path if is_head_file(path) => Ok(Box::new(LinearHead::load_for(
             std::path::Path::new(path),
             encoder.context("a linear head needs an encoder")?,
         )?)),
         other => bail!(
-            "unknown classifier {other:?} (available: zero-shot, keyword, or a linear head or \
+            "unknown classifier {other:?} (available: linear, zero-shot, keyword, or a linear head or \
              SetFit model saved by `stance train`, FILE.json)"
         ),
     }

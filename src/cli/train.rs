@@ -3,7 +3,7 @@
 use super::score::{load_encoder, set_threads, setfit_trainer};
 use super::TrainArgs;
 use crate::atomic::AtomicFile;
-use crate::classify::linear::{LinearConfig, LinearTrainer};
+use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::setfit::SetFitFile;
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
 use crate::stance::Stance;
@@ -15,10 +15,16 @@ pub fn run(args: TrainArgs) -> Result<u8> {
     // Opened before any work, so an unwritable --out fails at once; the head
     // appears only when it is complete.
     let out = AtomicFile::create(&args.out)?;
-    match args.classifier.as_str() {
-        "linear" => train_linear(args, out),
-        "setfit" => train_setfit(args, out),
-        other => bail!("cannot train {other:?} (trainable: linear, setfit)"),
+    if args.classifier == "setfit" {
+        return train_setfit(args, out);
+    }
+    match super::eval::linear_features(&args.classifier) {
+        Some(features) => train_linear(args, out, features),
+        None => bail!(
+            "cannot train {:?} (trainable: linear, linear+context, linear+cues, \
+             linear+context+cues, setfit)",
+            args.classifier
+        ),
     }
 }
 
@@ -44,7 +50,7 @@ fn train_setfit(args: TrainArgs, mut out: AtomicFile) -> Result<u8> {
 }
 
 /// A linear head on the frozen encoder's vectors.
-fn train_linear(args: TrainArgs, mut out: AtomicFile) -> Result<u8> {
+fn train_linear(args: TrainArgs, mut out: AtomicFile, features: FeatureConfig) -> Result<u8> {
     let data = read_labelled(&args.gold)?;
     if data.is_empty() {
         bail!("no labelled sentences in {:?}", args.gold);
@@ -57,7 +63,10 @@ fn train_linear(args: TrainArgs, mut out: AtomicFile) -> Result<u8> {
     let trainer = LinearTrainer {
         name: args.classifier.clone(),
         encoder: encoder.name().to_string(),
-        config: LinearConfig::default(),
+        config: LinearConfig {
+            features,
+            ..LinearConfig::default()
+        },
         sources: args.gold.iter().map(|p| p.display().to_string()).collect(),
     };
     let head = trainer.train_grouped(

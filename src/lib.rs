@@ -17,6 +17,7 @@ pub mod cli;
 pub mod corpus;
 pub mod embed;
 pub mod evaluate;
+pub mod finetune;
 pub mod gold;
 pub mod output;
 pub mod pipeline;

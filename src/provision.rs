@@ -896,7 +896,8 @@ fn download(
     })
 }
 
-fn unique_suffix() -> u128 {
+/// A suffix that makes scratch names unique between runs of one process.
+pub(crate) fn unique_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -906,7 +907,7 @@ fn unique_suffix() -> u128 {
 /// A scratch file or directory removed on drop, so failed installs and
 /// downloads leave nothing behind; after a successful rename the path no
 /// longer exists and the removal is a no-op.
-struct TempPath(PathBuf);
+pub(crate) struct TempPath(pub(crate) PathBuf);
 
 impl AsRef<Path> for TempPath {
     fn as_ref(&self) -> &Path {

@@ -84,6 +84,8 @@ fn score_runs_the_zero_shot_classifier_on_either_encoder() {
         let out = stance(&[
             "score",
             input.to_str().unwrap(),
+            "--classifier",
+            "zero-shot",
             "--encoder",
             alias,
             "--format",

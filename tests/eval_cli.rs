@@ -151,13 +151,25 @@ fn a_gold_file_with_bad_records_is_refused_with_lines() {
 
 #[test]
 fn all_puts_the_zero_shot_classifier_beside_the_floors() {
-    let out = stance(&["eval", "--classifier", "all", "--format", "md", "--quiet"]);
+    // SetFit at its small CI setting (see `SetFitConfig::ci`).
+    let out = stance(&[
+        "eval",
+        "--classifier",
+        "all",
+        "--setfit-config",
+        "ci",
+        "--format",
+        "md",
+        "--quiet",
+    ]);
     assert_success(&out);
     let md = String::from_utf8(out.stdout).unwrap();
     for row in [
         "| zero-shot | no training |",
         "| keyword | no training |",
         "| majority | leave-one-document-out |",
+        "| linear | leave-one-document-out |",
+        "| setfit | leave-one-document-out |",
     ] {
         assert!(md.contains(row), "{row} missing:\n{md}");
     }

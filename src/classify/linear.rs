@@ -109,6 +109,11 @@ fn unit_temperature() -> f64 {
     1.0
 }
 
+/// Where the shipped head lives in the repository (see `models/heads/README.md`).
+pub const BUILTIN_HEAD_PATH: &str = "models/heads/linear-minilm.json";
+/// The shipped head: `stance score`'s default classifier.
+pub const BUILTIN_HEAD: &str = include_str!("../../models/heads/linear-minilm.json");
+
 /// A trained head: `softmax((W x + b) / T)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinearHead {
@@ -162,20 +167,40 @@ impl LinearHead {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let head: LinearHead = serde_json::from_str(&text).map_err(|e| {
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The head shipped in `models/heads/` and built into the binary (the
+    /// default classifier of `stance score`), checked for use on `encoder`.
+    pub fn builtin_for(encoder: &dyn crate::embed::Encoder) -> Result<Self> {
+        let head = Self::parse(BUILTIN_HEAD, BUILTIN_HEAD_PATH)?;
+        ensure!(
+            head.encoder == encoder.name(),
+            "the shipped head ({BUILTIN_HEAD_PATH}) was trained on encoder {:?}, but {:?} is \
+             loaded: train a head for it with `stance train --encoder ...` and pass it as \
+             --classifier FILE.json, or use --classifier zero-shot",
+            head.encoder,
+            encoder.name()
+        );
+        head.check_width(encoder, BUILTIN_HEAD_PATH)?;
+        Ok(head)
+    }
+
+    /// Reads a head from its JSON `text`; `origin` names it in errors.
+    fn parse(text: &str, origin: &str) -> Result<Self> {
+        let head: LinearHead = serde_json::from_str(text).map_err(|e| {
             if e.is_eof() {
                 anyhow::anyhow!(
-                    "{}: truncated linear head: the JSON ends after {} bytes, before the head \
-                     is complete ({e})",
-                    path.display(),
+                    "{origin}: truncated linear head: the JSON ends after {} bytes, before the \
+                     head is complete ({e})",
                     text.len()
                 )
             } else {
-                anyhow::anyhow!("{}: not a linear head: {e}", path.display())
+                anyhow::anyhow!("{origin}: not a linear head: {e}")
             }
         })?;
         head.check()
-            .with_context(|| format!("{}: bad linear head", path.display()))?;
+            .with_context(|| format!("{origin}: bad linear head"))?;
         Ok(head)
     }
 
@@ -191,18 +216,24 @@ impl LinearHead {
             head.encoder,
             encoder.name()
         );
-        let expected = head.features().width(encoder.dim());
+        head.check_width(encoder, &path.display().to_string())?;
+        Ok(head)
+    }
+
+    /// The head's input width must be what `encoder`'s vectors (and the
+    /// features it reads) make.
+    fn check_width(&self, encoder: &dyn crate::embed::Encoder, origin: &str) -> Result<()> {
+        let expected = self.features().width(encoder.dim());
         ensure!(
-            head.dim() == expected,
-            "{}: head has {} weights per label, expected {expected} for {:?} \
+            self.dim() == expected,
+            "{origin}: head has {} weights per label, expected {expected} for {:?} \
              ({}-dimensional embeddings{})",
-            path.display(),
-            head.dim(),
+            self.dim(),
             encoder.name(),
             encoder.dim(),
-            head.features().describe()
+            self.features().describe()
         );
-        Ok(head)
+        Ok(())
     }
 
     fn check(&self) -> Result<()> {

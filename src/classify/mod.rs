@@ -7,6 +7,7 @@
 pub mod cues;
 pub mod keyword;
 pub mod linear;
+pub mod setfit;
 pub mod train;
 pub mod zero_shot;
 
@@ -34,7 +35,8 @@ pub trait Classifier: Send + Sync {
     /// The name used on the command line and in reports.
     fn name(&self) -> &str;
     /// The encoder whose vectors this classifier expects (its `name()`);
-    /// `None` for classifiers that read only the text.
+    /// `None` for classifiers that read only the text, including those that
+    /// carry an encoder of their own (SetFit).
     fn encoder(&self) -> Option<&str>;
     /// One probability vector per sentence of `batch`, in order.
     fn classify(&self, batch: Batch<'_>) -> Result<Vec<Scores>>;

@@ -96,7 +96,7 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             None
         };
         let encoder = encoder.as_deref();
-        let classifier = load_classifier(&args.classifier, encoder)?;
+        let classifier = load_classifier(&args.classifier, encoder, &args.model, true)?;
         let attributor = args.actors.attributor()?;
         let segmenter = RuleSegmenter::default();
         let scorer = Scorer {

@@ -1,6 +1,6 @@
 //! `stance eval`: every classifier against the gold set, side by side.
 
-use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
+use super::score::{load_classifier, load_encoder, needs_encoder, set_threads, setfit_trainer};
 use super::{EvalArgs, Sink};
 use crate::aggregate::{actor_table, SentenceClaims};
 use crate::attribute::Attributor;
@@ -30,6 +30,7 @@ const TRAINED: &[&str] = &[
     "linear+context",
     "linear+cues",
     "linear+context+cues",
+    "setfit",
 ];
 
 /// Report format of `stance eval`.
@@ -42,12 +43,16 @@ pub enum ReportFormat {
 
 /// The trainer behind a trained classifier's name; `encoder` names the
 /// encoder whose vectors it learns from.
-fn trainer(name: &str, encoder: Option<&str>) -> Option<Box<dyn Trainer>> {
-    match name {
+fn trainer(name: &str, encoder: Option<&str>, args: &EvalArgs) -> Result<Option<Box<dyn Trainer>>> {
+    Ok(match name {
         "majority" => Some(Box::new(MajorityTrainer)),
-        _ => {
-            let features = linear_features(name)?;
-            Some(Box::new(LinearTrainer {
+        "setfit" => Some(Box::new(setfit_trainer(
+            &args.model,
+            &args.setfit,
+            args.quiet,
+        )?)),
+        _ => linear_features(name).map(|features| {
+            Box::new(LinearTrainer {
                 name: name.to_string(),
                 encoder: encoder.unwrap_or_default().to_string(),
                 config: LinearConfig {
@@ -55,9 +60,9 @@ fn trainer(name: &str, encoder: Option<&str>) -> Option<Box<dyn Trainer>> {
                     ..LinearConfig::default()
                 },
                 sources: vec![],
-            }))
-        }
-    }
+            }) as Box<dyn Trainer>
+        }),
+    })
 }
 
 /// The features of a linear-head variant named `linear[+context][+cues]`.
@@ -176,7 +181,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     };
     for name in &names {
         let embedded = embedded.as_ref().expect("embedded when classifiers run");
-        if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name())) {
+        if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name()), &args)? {
             let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
                 match (trainer.encoder(), encoder_ref) {
                     (None, _) => Ok((
@@ -205,7 +210,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                 args.cv,
             )?);
         } else {
-            let classifier = load_classifier(name, encoder_ref)?;
+            let classifier = load_classifier(name, encoder_ref, &args.model, args.quiet)?;
             evaluated.push(evaluate_untrained(&gold, embedded, classifier.as_ref())?);
         }
     }
@@ -260,7 +265,7 @@ fn attribution_section(
     file_predictions: Option<&[Prediction]>,
 ) -> Result<AttributionSection> {
     let attributor = args.actors.attributor()?;
-    let clause_classifier = load_classifier(clause_name, encoder)?;
+    let clause_classifier = load_classifier(clause_name, encoder, &args.model, args.quiet)?;
     let clauses = TextClassifier {
         encoder,
         classifier: clause_classifier.as_ref(),

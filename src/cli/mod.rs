@@ -109,6 +109,15 @@ impl ActorsArgs {
     }
 }
 
+/// Settings of the SetFit classifier (contrastive fine-tuning).
+#[derive(Debug, Args, Clone)]
+pub struct SetFitArgs {
+    /// SetFit training settings: `default`, `ci` (a small step budget, for
+    /// CI), or a TOML file of `finetune::SetFitConfig`.
+    #[arg(long, default_value = "default", value_name = "default|ci|FILE")]
+    pub setfit_config: String,
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
@@ -117,8 +126,11 @@ pub struct ScoreArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub actors: ActorsArgs,
-    /// The stance classifier.
-    #[arg(long, default_value = "zero-shot", value_name = "NAME")]
+    /// The stance classifier: linear (the head shipped in
+    /// models/heads/linear-minilm.json, best in leave-one-document-out
+    /// evaluation), zero-shot, keyword, or FILE.json (a linear head or SetFit
+    /// model saved by `stance train`).
+    #[arg(long, default_value = "linear", value_name = "NAME")]
     pub classifier: String,
     /// Output format; default: a table on a terminal, JSONL otherwise.
     #[arg(long, value_enum)]
@@ -186,6 +198,8 @@ pub struct EvalArgs {
     /// training, else zero-shot, the pipeline's default).
     #[arg(long, value_name = "NAME")]
     pub clause_classifier: Option<String>,
+    #[command(flatten)]
+    pub setfit: SetFitArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -238,7 +252,10 @@ pub struct TrainArgs {
     /// of them (every `.jsonl` inside).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     pub gold: Vec<PathBuf>,
-    /// What to train.
+    /// What to train: linear, linear+context, linear+cues,
+    /// linear+context+cues (a head on the frozen encoder's vectors, with the
+    /// previous sentence's vector and cue-word flags as asked), or setfit (the
+    /// encoder fine-tuned contrastively, then a head).
     #[arg(long, default_value = "linear", value_name = "NAME")]
     pub classifier: String,
     /// Where to save it (written atomically).
@@ -246,6 +263,8 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub setfit: SetFitArgs,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

@@ -1,10 +1,11 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
 use super::{
-    report_input_error, warn_about_article, warn_truncated, ModelArgs, ScoreArgs, Sink,
+    report_input_error, warn_about_article, warn_truncated, ModelArgs, ScoreArgs, SetFitArgs, Sink,
     EXIT_SOME_FAILED,
 };
 use crate::classify::linear::LinearHead;
+use crate::classify::setfit::{BaseModel, SetFitFile, SetFitTrainer};
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::{Encoder, EncoderOptions};
@@ -61,9 +62,41 @@ pub(crate) fn load_encoder(
     )
 }
 
+/// Finds (fetching when allowed) and verifies the files of the encoder
+/// named by `--encoder`, the base a SetFit model is fine-tuned from.
+pub(crate) fn base_model(model: &ModelArgs, quiet: bool) -> Result<BaseModel> {
+    let manifest = Manifest::builtin(&model.encoder)?;
+    let dir = provision::ensure(
+        &manifest,
+        &FetchOptions {
+            offline: model.offline,
+            progress: !quiet,
+            ..FetchOptions::default()
+        },
+    )?;
+    BaseModel::new(&manifest, dir)
+}
+
+/// The SetFit trainer the command line asks for.
+pub(crate) fn setfit_trainer(
+    model: &ModelArgs,
+    setfit: &SetFitArgs,
+    quiet: bool,
+) -> Result<SetFitTrainer> {
+    Ok(SetFitTrainer {
+        name: "setfit".into(),
+        base: base_model(model, quiet)?,
+        config: crate::finetune::SetFitConfig::from_profile_or_file(&setfit.setfit_config)?,
+        sources: vec![],
+        progress: !quiet,
+    })
+}
+
 /// Whether the classifier named on the command line reads embeddings.
 pub(crate) fn needs_encoder(name: &str) -> bool {
-    name == "zero-shot" || name.starts_with("linear") || is_head_file(name)
+    name == "zero-shot"
+        || name.starts_with("linear")
+        || (is_head_file(name) && !SetFitFile::is_setfit(std::path::Path::new(name)))
 }
 
 /// A classifier given as a file: a head saved by `stance train`.
@@ -72,24 +105,40 @@ fn is_head_file(name: &str) -> bool {
 }
 
 /// Builds the classifier named on the command line; `encoder` is required
-/// when [`needs_encoder`] says so.
+/// when [`needs_encoder`] says so. A SetFit model brings its own encoder,
+/// fine-tuned from the one `model` names (taken from the cache, or rebuilt
+/// into it from its recipe on first use).
 pub(crate) fn load_classifier(
     name: &str,
     encoder: Option<&dyn Encoder>,
+    model: &ModelArgs,
+    quiet: bool,
 ) -> Result<Box<dyn Classifier>> {
     match name {
+        path if is_head_file(path) && SetFitFile::is_setfit(std::path::Path::new(path)) => {
+            let file = SetFitFile::load(std::path::Path::new(path))?;
+            let base = base_model(model, quiet)?;
+            Ok(Box::new(file.classifier(
+                &base,
+                &provision::cache_dir()?,
+                !quiet,
+            )?))
+        }
         "zero-shot" => Ok(Box::new(ZeroShot::new(
             crate::classify::zero_shot::LabelDescriptions::builtin(),
             encoder.context("the zero-shot classifier needs an encoder")?,
         )?)),
         "keyword" => Ok(Box::new(crate::classify::Keyword)),
+        "linear" => Ok(Box::new(LinearHead::builtin_for(
+            encoder.context("the linear head needs an encoder")?,
+        )?)),
         path if is_head_file(path) => Ok(Box::new(LinearHead::load_for(
             std::path::Path::new(path),
             encoder.context("a linear head needs an encoder")?,
         )?)),
         other => bail!(
-            "unknown classifier {other:?} (available: zero-shot, keyword, or a head saved by \
-             `stance train`, FILE.json)"
+            "unknown classifier {other:?} (available: linear, zero-shot, keyword, or a linear head or \
+             SetFit model saved by `stance train`, FILE.json)"
         ),
     }
 }
@@ -154,7 +203,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         None
     };
     let encoder = encoder.as_deref();
-    let classifier = load_classifier(&args.classifier, encoder)?;
+    let classifier = load_classifier(&args.classifier, encoder, &args.model, args.quiet)?;
     let attributor = args.actors.attributor()?;
     let segmenter = RuleSegmenter::default();
     let scorer = Scorer {

@@ -8,7 +8,12 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 
-use super::sentence::{Backbone, SentenceEncoder};
+use super::sentence::{read_json, Backbone, SentenceEncoder};
+
+/// Reads a BERT model directory's `config.json`.
+pub fn read_config(model_dir: &std::path::Path) -> anyhow::Result<Config> {
+    read_json(&model_dir.join("config.json"))
+}
 
 /// A BERT encoder with mean pooling, CPU and f32.
 pub type BertEncoder = SentenceEncoder<BertModel>;

@@ -201,7 +201,8 @@ impl SentenceTokenizer {
 
 /// Mean of the token vectors `hidden` (`rows × width × dim`) over the real
 /// tokens of `mask` (`rows × width`, u32), L2-normalised: one row per
-/// sentence.
+/// sentence. Built from differentiable operations only, so fine-tuning
+/// (`crate::finetune`) backpropagates through the same pooling.
 pub fn mean_pool_normalised(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     // The 1e-9 floor and the 1e-12 norm floor mirror sentence-transformers'
     // Pooling and torch's F.normalize.
@@ -238,13 +239,34 @@ impl<B: Backbone> SentenceEncoder<B> {
     /// The directory should have been checked with `provision::verify` (or
     /// obtained from `provision::ensure`, which does it).
     pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Self> {
-        if opts.batch_size == 0 {
-            bail!("batch size must be at least 1");
-        }
         let name = model_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| model_dir.display().to_string());
+        let device = Device::Cpu;
+        let weights = model_dir.join("model.safetensors");
+        // SAFETY: mmap is sound while nobody writes to the file. The cache
+        // never rewrites a model file in place: a re-fetch stages a new
+        // directory and renames it over the old one, and unlinked files stay
+        // readable through existing maps.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+            .with_context(|| format!("loading {}", weights.display()))?;
+        Self::with_weights(name, model_dir, vb, opts)
+            .with_context(|| format!("building {} from {}", B::ARCHITECTURE, weights.display()))
+    }
+
+    /// An encoder named `name` with the configuration, tokenizer and pooling
+    /// of `model_dir` and the weights of `weights` (for instance a
+    /// fine-tuned `VarMap`, through `VarBuilder::from_varmap`).
+    pub fn with_weights(
+        name: String,
+        model_dir: &Path,
+        weights: VarBuilder,
+        opts: EncoderOptions,
+    ) -> Result<Self> {
+        if opts.batch_size == 0 {
+            bail!("batch size must be at least 1");
+        }
         let config: B::Config = read_json(&model_dir.join("config.json"))?;
         let max_tokens = match opts.max_tokens {
             Some(n) => n,
@@ -255,17 +277,8 @@ impl<B: Backbone> SentenceEncoder<B> {
             bail!("max_tokens {max_tokens} out of range: the model takes 2 to {limit} tokens");
         }
         let tokenizer = SentenceTokenizer::load(model_dir, max_tokens, B::pad_token_id(&config))?;
-
-        let device = Device::Cpu;
-        let weights = model_dir.join("model.safetensors");
-        // SAFETY: mmap is sound while nobody writes to the file. The cache
-        // never rewrites a model file in place: a re-fetch stages a new
-        // directory and renames it over the old one, and unlinked files stay
-        // readable through existing maps.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
-            .with_context(|| format!("loading {}", weights.display()))?;
-        let model = B::load(vb, &config)
-            .with_context(|| format!("building {} from {}", B::ARCHITECTURE, weights.display()))?;
+        let device = weights.device().clone();
+        let model = B::load(weights, &config)?;
 
         Ok(SentenceEncoder {
             name,

@@ -2,30 +2,15 @@
 //! score`) is what its documented command trains today, and `stance score`
 //! uses it by default.
 
-use std::process::{Command, Output};
-
-fn stance(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stance"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the stance binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+mod common;
+use common::*;
 
 #[test]
 fn the_shipped_head_is_what_its_command_trains() {
     let tmp = tempfile::tempdir().unwrap();
     let fresh = tmp.path().join("head.json");
     // The command in models/heads/README.md.
-    ok(&stance(&[
+    assert_success(&stance(&[
         "train",
         "--classifier",
         "linear+context+cues",
@@ -53,7 +38,7 @@ fn score_uses_the_shipped_head_by_default() {
         let mut args = vec!["score", "eval/corpus", "--format", "jsonl", "--quiet"];
         args.extend_from_slice(extra);
         let out = stance(&args);
-        ok(&out);
+        assert_success(&out);
         String::from_utf8(out.stdout).unwrap()
     };
     let default = run(&[]);

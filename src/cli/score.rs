@@ -43,15 +43,7 @@ pub(crate) fn load_encoder(
     batch_size: usize,
     quiet: bool,
 ) -> Result<Box<dyn Encoder>> {
-    let manifest = Manifest::builtin(&model.encoder)?;
-    let dir = provision::ensure(
-        &manifest,
-        &FetchOptions {
-            offline: model.offline,
-            progress: !quiet,
-            ..FetchOptions::default()
-        },
-    )?;
+    let (_, dir) = provisioned(model, quiet)?;
     crate::embed::load(
         &dir,
         EncoderOptions {
@@ -65,6 +57,13 @@ pub(crate) fn load_encoder(
 /// Finds (fetching when allowed) and verifies the files of the encoder
 /// named by `--encoder`, the base a SetFit model is fine-tuned from.
 pub(crate) fn base_model(model: &ModelArgs, quiet: bool) -> Result<BaseModel> {
+    let (manifest, dir) = provisioned(model, quiet)?;
+    BaseModel::new(&manifest, dir)
+}
+
+/// The manifest of the encoder named by `--encoder` and its verified
+/// directory in the cache, fetched first unless `--offline`.
+fn provisioned(model: &ModelArgs, quiet: bool) -> Result<(Manifest, std::path::PathBuf)> {
     let manifest = Manifest::builtin(&model.encoder)?;
     let dir = provision::ensure(
         &manifest,
@@ -74,7 +73,7 @@ pub(crate) fn base_model(model: &ModelArgs, quiet: bool) -> Result<BaseModel> {
             ..FetchOptions::default()
         },
     )?;
-    BaseModel::new(&manifest, dir)
+    Ok((manifest, dir))
 }
 
 /// The SetFit trainer the command line asks for.

@@ -2,7 +2,7 @@
 //! articles, from a predictions file, or from the gold claims.
 
 use super::eval::ReportFormat;
-use super::score::{load_classifier, load_encoder, needs_encoder, set_threads};
+use super::score::set_threads;
 use super::{
     report_input_error, warn_about_article, warn_truncated, CompareArgs, Sink, EXIT_SOME_FAILED,
 };
@@ -90,13 +90,9 @@ pub fn run(args: CompareArgs) -> Result<u8> {
                 years.insert(a.id.clone(), y);
             }
         }
-        let encoder = if needs_encoder(&args.classifier) {
-            Some(load_encoder(&args.model, 32, args.quiet)?)
-        } else {
-            None
-        };
-        let encoder = encoder.as_deref();
-        let classifier = load_classifier(&args.classifier, encoder, &args.model, true)?;
+        let loaded = args.classifier.load(&args.model, 32, args.quiet)?;
+        let encoder = loaded.encoder.as_deref();
+        let classifier = &loaded.classifier;
         let attributor = args.actors.attributor()?;
         let segmenter = RuleSegmenter::default();
         let scorer = Scorer {

@@ -109,6 +109,18 @@ impl ActorsArgs {
     }
 }
 
+/// The classifier that labels sentences, for the commands that score
+/// articles (`score`, `compare`): one flag, one default.
+#[derive(Debug, Args, Clone)]
+pub struct ClassifierArgs {
+    /// The stance classifier: linear (the head shipped in
+    /// models/heads/linear-minilm.json, best in leave-one-document-out
+    /// evaluation), zero-shot, keyword, or FILE.json (a linear head or SetFit
+    /// model saved by `stance train`).
+    #[arg(long, default_value = "linear", value_name = "NAME")]
+    pub classifier: String,
+}
+
 /// Settings of the SetFit classifier (contrastive fine-tuning).
 #[derive(Debug, Args, Clone)]
 pub struct SetFitArgs {
@@ -126,12 +138,8 @@ pub struct ScoreArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub actors: ActorsArgs,
-    /// The stance classifier: linear (the head shipped in
-    /// models/heads/linear-minilm.json, best in leave-one-document-out
-    /// evaluation), zero-shot, keyword, or FILE.json (a linear head or SetFit
-    /// model saved by `stance train`).
-    #[arg(long, default_value = "linear", value_name = "NAME")]
-    pub classifier: String,
+    #[command(flatten)]
+    pub classifier: ClassifierArgs,
     /// Output format; default: a table on a terminal, JSONL otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -232,8 +240,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The stance classifier (when articles are given).
-    #[arg(long, default_value = "zero-shot", value_name = "NAME")]
-    pub classifier: String,
+    #[command(flatten)]
+    pub classifier: ClassifierArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]

@@ -1,8 +1,8 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
 use super::{
-    report_input_error, warn_about_article, warn_truncated, ModelArgs, ScoreArgs, SetFitArgs, Sink,
-    EXIT_SOME_FAILED,
+    report_input_error, warn_about_article, warn_truncated, ClassifierArgs, ModelArgs, ScoreArgs,
+    SetFitArgs, Sink, EXIT_SOME_FAILED,
 };
 use crate::classify::linear::LinearHead;
 use crate::classify::setfit::{BaseModel, SetFitFile, SetFitTrainer};
@@ -96,6 +96,35 @@ pub(crate) fn needs_encoder(name: &str) -> bool {
     name == "zero-shot"
         || name.starts_with("linear")
         || (is_head_file(name) && !SetFitFile::is_setfit(std::path::Path::new(name)))
+}
+
+/// A classifier ready to label sentences, with the encoder it reads vectors
+/// from (none for the keyword rule, and a SetFit model brings its own).
+pub(crate) struct LoadedClassifier {
+    pub encoder: Option<Box<dyn Encoder>>,
+    pub classifier: Box<dyn Classifier>,
+}
+
+impl ClassifierArgs {
+    /// Loads the classifier asked for and, when it reads vectors, the encoder
+    /// (encoding `batch_size` sentences at a time).
+    pub(crate) fn load(
+        &self,
+        model: &ModelArgs,
+        batch_size: usize,
+        quiet: bool,
+    ) -> Result<LoadedClassifier> {
+        let encoder = if needs_encoder(&self.classifier) {
+            Some(load_encoder(model, batch_size, quiet)?)
+        } else {
+            None
+        };
+        let classifier = load_classifier(&self.classifier, encoder.as_deref(), model, quiet)?;
+        Ok(LoadedClassifier {
+            encoder,
+            classifier,
+        })
+    }
 }
 
 /// A classifier given as a file: a head saved by `stance train`.
@@ -196,13 +225,11 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
             Format::Jsonl
         });
     let (sink, resume_point) = open_sink(&args, format)?;
-    let encoder = if needs_encoder(&args.classifier) {
-        Some(load_encoder(&args.model, args.batch_size, args.quiet)?)
-    } else {
-        None
-    };
-    let encoder = encoder.as_deref();
-    let classifier = load_classifier(&args.classifier, encoder, &args.model, args.quiet)?;
+    let loaded = args
+        .classifier
+        .load(&args.model, args.batch_size, args.quiet)?;
+    let encoder = loaded.encoder.as_deref();
+    let classifier = &loaded.classifier;
     let attributor = args.actors.attributor()?;
     let segmenter = RuleSegmenter::default();
     let scorer = Scorer {

@@ -4,6 +4,7 @@ use super::score::{load_classifier, load_encoder, needs_encoder, set_threads, se
 use super::{EvalArgs, Sink};
 use crate::aggregate::{actor_table, SentenceClaims};
 use crate::attribute::Attributor;
+use crate::classify::Classifier;
 use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::train::{embed_labelled, LabelledSentence, MajorityTrainer, Trainer};
 use crate::corpus::{Article, ArticleReader};
@@ -20,6 +21,7 @@ use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 use std::path::Path;
 
 /// Classifiers that need no training, then the trained floors.
@@ -136,8 +138,9 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     } else {
         vec![args.classifier.as_str()]
     };
-    // Clauses of two-holder sentences are judged by the evaluated classifier
-    // when it needs no training, else by the pipeline's default.
+    // With gold stances, clauses of two-holder sentences are judged by the
+    // evaluated classifier when it needs no training, else by zero-shot: a
+    // model trained on the gold set would judge its own training sentences.
     let clause_name = args.clause_classifier.clone().unwrap_or_else(|| {
         if names.len() == 1 && UNTRAINED.contains(&names[0]) {
             names[0].to_string()
@@ -211,20 +214,29 @@ pub fn run(args: EvalArgs) -> Result<u8> {
             )?);
         } else {
             let classifier = load_classifier(name, encoder_ref, &args.model, args.quiet)?;
-            evaluated.push(evaluate_untrained(&gold, embedded, classifier.as_ref())?);
+            evaluated.push(evaluate_untrained(&gold, embedded, classifier.into())?);
         }
     }
     // Each classifier's own predictions (out of fold for trained ones) feed
     // the actor comparison, so its error against gold is the one a user of
     // that classifier would see on articles it never trained on.
-    let mut predicted: Vec<(String, Vec<Vec<ScoredSentence>>)> = Vec::new();
-    for Evaluated { report, scored } in evaluated {
+    let mut predicted: Vec<PredictedStances> = Vec::new();
+    for Evaluated {
+        report,
+        scored,
+        models,
+    } in evaluated
+    {
         let name = match report.setting {
             Setting::LeaveOneDocOut => format!("{} stances (out of fold)", report.classifier),
             Setting::TrainingSet => format!("{} stances (training set)", report.classifier),
             _ => format!("{} stances", report.classifier),
         };
-        predicted.push((name, scored));
+        predicted.push(PredictedStances {
+            name,
+            scored,
+            models,
+        });
         reports.push(report);
     }
 
@@ -249,6 +261,14 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// One evaluated classifier's stances on the gold documents, and the model
+/// that gave each document's (for its clauses).
+struct PredictedStances {
+    name: String,
+    scored: Vec<Vec<ScoredSentence>>,
+    models: Vec<Arc<dyn Classifier>>,
+}
+
 /// Holders and targets given the gold stances, and the actor comparison
 /// against the one from gold claims: with gold stances (attribution error
 /// only), and with the stances of each evaluated classifier and of a
@@ -261,7 +281,7 @@ fn attribution_section(
     gold: &GoldSet,
     texts: &Texts,
     articles: &[Article],
-    predicted: Vec<(String, Vec<Vec<ScoredSentence>>)>,
+    predicted: Vec<PredictedStances>,
     file_predictions: Option<&[Prediction]>,
 ) -> Result<AttributionSection> {
     let attributor = args.actors.attributor()?;
@@ -287,8 +307,25 @@ fn attribution_section(
             &gold_table,
         ));
     }
-    for (name, mut scored) in predicted {
-        attribute(&attributor, articles, &mut scored, &clauses)?;
+    for PredictedStances {
+        name,
+        mut scored,
+        models,
+    } in predicted
+    {
+        // Each document's clauses are judged by the model that scored it.
+        for ((article, doc), model) in articles.iter().zip(scored.iter_mut()).zip(&models) {
+            let judge = TextClassifier {
+                encoder,
+                classifier: model.as_ref(),
+            };
+            attribute(
+                &attributor,
+                std::slice::from_ref(article),
+                std::slice::from_mut(doc),
+                &judge,
+            )?;
+        }
         let claims: Vec<SentenceClaims> =
             scored.iter().flatten().map(SentenceClaims::from).collect();
         comparisons.push(comparison_error(

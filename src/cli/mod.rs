@@ -202,8 +202,9 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub actors: ActorsArgs,
     /// The classifier that judges the clauses of two-holder sentences when
-    /// attribution is measured (default: the one evaluated when it needs no
-    /// training, else zero-shot, the pipeline's default).
+    /// attribution is measured with gold stances (default: the one evaluated
+    /// when it needs no training, else zero-shot); with a classifier's
+    /// stances, its own (fold) models judge them.
     #[arg(long, value_name = "NAME")]
     pub clause_classifier: Option<String>,
     #[command(flatten)]

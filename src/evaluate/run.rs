@@ -11,6 +11,7 @@ use crate::pipeline::{Embedded, ScoredSentence};
 use crate::stance::Stance;
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
+use std::sync::Arc;
 
 /// How trained classifiers are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,22 +47,32 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
 pub struct Evaluated {
     pub report: ClassifierReport,
     pub scored: Vec<Vec<ScoredSentence>>,
+    /// The model that scored each document (same order as `scored`): the
+    /// fold's model under leave-one-document-out, so that attribution judges
+    /// a held-out document's clauses with a model that never saw it, as the
+    /// pipeline judges clauses with its own classifier.
+    pub models: Vec<Arc<dyn Classifier>>,
 }
 
 /// Scores a classifier that needs no training on the gold documents.
 pub fn evaluate_untrained(
     gold: &GoldSet,
     embedded: &Embedded,
-    classifier: &dyn Classifier,
+    classifier: Arc<dyn Classifier>,
 ) -> Result<Evaluated> {
-    let scored = embedded.classify(classifier)?;
+    let scored = embedded.classify(classifier.as_ref())?;
     let report = score_predictions(
         classifier.name(),
         Setting::NoTraining,
         gold,
         &predictions(&scored),
     );
-    Ok(Evaluated { report, scored })
+    let models = vec![classifier; scored.len()];
+    Ok(Evaluated {
+        report,
+        scored,
+        models,
+    })
 }
 
 /// The gold set's sentences as training examples, and extra labelled
@@ -135,21 +146,27 @@ pub fn evaluate_trained(
             groups: Some(&groups),
         })
     };
-    let scored: Vec<Vec<ScoredSentence>> = match cv {
-        CrossValidation::None => embedded.classify(train_on(&|_| true)?.as_ref())?,
+    let (scored, models): (Vec<Vec<ScoredSentence>>, Vec<Arc<dyn Classifier>>) = match cv {
+        CrossValidation::None => {
+            let model: Arc<dyn Classifier> = train_on(&|_| true)?.into();
+            let scored = embedded.classify(model.as_ref())?;
+            (scored, vec![model; embedded.docs.len()])
+        }
         CrossValidation::LooDoc => {
             ensure!(
                 doc_ids.len() == embedded.docs.len(),
                 "one document id per embedded document"
             );
-            let mut out = Vec::with_capacity(doc_ids.len());
+            let mut scored = Vec::with_capacity(doc_ids.len());
+            let mut models = Vec::with_capacity(doc_ids.len());
             for (i, held_out) in doc_ids.iter().enumerate() {
-                let model = train_on(&|doc| doc != held_out)?;
+                let model: Arc<dyn Classifier> = train_on(&|doc| doc != held_out)?.into();
                 // Classifying every document costs little next to training;
                 // only the held-out one is kept.
-                out.push(embedded.classify(model.as_ref())?.swap_remove(i));
+                scored.push(embedded.classify(model.as_ref())?.swap_remove(i));
+                models.push(model);
             }
-            out
+            (scored, models)
         }
     };
     let setting = match cv {
@@ -157,5 +174,9 @@ pub fn evaluate_trained(
         CrossValidation::None => Setting::TrainingSet,
     };
     let report = score_predictions(trainer.name(), setting, gold, &predictions(&scored));
-    Ok(Evaluated { report, scored })
+    Ok(Evaluated {
+        report,
+        scored,
+        models,
+    })
 }

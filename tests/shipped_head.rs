@@ -1,17 +1,20 @@
-//! The head shipped in `models/heads/` (the default classifier of `stance
-//! score`) is what its documented command trains today, and `stance score`
-//! uses it by default.
+//! The heads shipped in `models/heads/` (`--classifier linear`, one per
+//! encoder; the MiniLM one is `stance score`'s default classifier) are what
+//! their documented commands train today, and `stance score` uses the one for
+//! its encoder by default.
 
 mod common;
 use common::*;
 
-#[test]
-fn the_shipped_head_is_what_its_command_trains() {
+/// Retrains a shipped head with the command in models/heads/README.md and
+/// compares bytes.
+fn assert_retrains(encoder: &str, shipped: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let fresh = tmp.path().join("head.json");
-    // The command in models/heads/README.md.
     assert_success(&stance(&[
         "train",
+        "--encoder",
+        encoder,
         "--classifier",
         "linear+context+cues",
         "--gold",
@@ -21,39 +24,70 @@ fn the_shipped_head_is_what_its_command_trains() {
         "--out",
         fresh.to_str().unwrap(),
     ]));
-    let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/heads/linear-minilm.json"),
-    )
-    .unwrap();
+    let want =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(shipped))
+            .unwrap();
     assert!(
-        std::fs::read_to_string(&fresh).unwrap() == shipped,
-        "models/heads/linear-minilm.json is stale: retrain it with the command in \
-         models/heads/README.md"
+        std::fs::read_to_string(&fresh).unwrap() == want,
+        "{shipped} is stale: retrain it with the command in models/heads/README.md"
     );
 }
 
 #[test]
+fn the_shipped_minilm_head_is_what_its_command_trains() {
+    assert_retrains("minilm", "models/heads/linear-minilm.json");
+}
+
+#[test]
+fn the_shipped_mpnet_head_is_what_its_command_trains() {
+    assert_retrains("mpnet", "models/heads/linear-mpnet.json");
+}
+
+fn score(extra: &[&str]) -> String {
+    let mut args = vec!["score", "eval/corpus", "--format", "jsonl", "--quiet"];
+    args.extend_from_slice(extra);
+    let out = stance(&args);
+    assert_success(&out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
 fn score_uses_the_shipped_head_by_default() {
-    let run = |extra: &[&str]| -> String {
-        let mut args = vec!["score", "eval/corpus", "--format", "jsonl", "--quiet"];
-        args.extend_from_slice(extra);
-        let out = stance(&args);
-        assert_success(&out);
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let default = run(&[]);
+    let default = score(&[]);
     assert_eq!(
         default,
-        run(&["--classifier", "models/heads/linear-minilm.json"]),
-        "the default is the shipped head"
+        score(&["--classifier", "models/heads/linear-minilm.json"]),
+        "the default is the shipped MiniLM head"
     );
-    assert_ne!(default, run(&["--classifier", "zero-shot"]));
-    // On another encoder the shipped head is refused, saying what to do.
-    let out = stance(&["score", "eval/corpus", "--encoder", "mpnet", "--quiet"]);
+    assert_ne!(default, score(&["--classifier", "zero-shot"]));
+}
+
+#[test]
+fn each_encoder_gets_its_own_shipped_head() {
+    assert_eq!(
+        score(&["--encoder", "mpnet"]),
+        score(&[
+            "--encoder",
+            "mpnet",
+            "--classifier",
+            "models/heads/linear-mpnet.json"
+        ]),
+        "--encoder mpnet uses the shipped MPNet head"
+    );
+    // A head is refused on the encoder it was not trained on, saying which.
+    let out = stance(&[
+        "score",
+        "eval/corpus",
+        "--encoder",
+        "mpnet",
+        "--classifier",
+        "models/heads/linear-minilm.json",
+        "--quiet",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("all-MiniLM-L6-v2") && stderr.contains("stance train"),
+        stderr.contains("all-MiniLM-L6-v2") && stderr.contains("all-mpnet-base-v2"),
         "{stderr}"
     );
 }

@@ -109,10 +109,32 @@ fn unit_temperature() -> f64 {
     1.0
 }
 
-/// Where the shipped head lives in the repository (see `models/heads/README.md`).
-pub const BUILTIN_HEAD_PATH: &str = "models/heads/linear-minilm.json";
-/// The shipped head: `stance score`'s default classifier.
-pub const BUILTIN_HEAD: &str = include_str!("../../models/heads/linear-minilm.json");
+/// A head shipped in `models/heads/` (see its README) and built into the
+/// binary: `--classifier linear` for the encoder it was trained on.
+#[derive(Debug, Clone, Copy)]
+pub struct ShippedHead {
+    /// The encoder's name, as `Encoder::name` gives it.
+    pub encoder: &'static str,
+    /// Where it lives in the repository.
+    pub path: &'static str,
+    /// Its JSON.
+    pub json: &'static str,
+}
+
+/// The shipped heads, one per encoder; the MiniLM one is `stance score`'s
+/// default classifier.
+pub const SHIPPED_HEADS: &[ShippedHead] = &[
+    ShippedHead {
+        encoder: "all-MiniLM-L6-v2",
+        path: "models/heads/linear-minilm.json",
+        json: include_str!("../../models/heads/linear-minilm.json"),
+    },
+    ShippedHead {
+        encoder: "all-mpnet-base-v2",
+        path: "models/heads/linear-mpnet.json",
+        json: include_str!("../../models/heads/linear-mpnet.json"),
+    },
+];
 
 /// A trained head: `softmax((W x + b) / T)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -170,19 +192,28 @@ impl LinearHead {
         Self::parse(&text, &path.display().to_string())
     }
 
-    /// The head shipped in `models/heads/` and built into the binary (the
-    /// default classifier of `stance score`), checked for use on `encoder`.
+    /// The head shipped in `models/heads/` for `encoder` and built into the
+    /// binary (`--classifier linear`), checked for use on it.
     pub fn builtin_for(encoder: &dyn crate::embed::Encoder) -> Result<Self> {
-        let head = Self::parse(BUILTIN_HEAD, BUILTIN_HEAD_PATH)?;
+        let Some(shipped) = SHIPPED_HEADS.iter().find(|h| h.encoder == encoder.name()) else {
+            let known: Vec<&str> = SHIPPED_HEADS.iter().map(|h| h.encoder).collect();
+            bail!(
+                "no head is shipped for encoder {:?} (shipped: {}): train one with `stance \
+                 train --encoder ...` and pass it as --classifier FILE.json, or use \
+                 --classifier zero-shot",
+                encoder.name(),
+                known.join(", ")
+            );
+        };
+        let head = Self::parse(shipped.json, shipped.path)?;
         ensure!(
-            head.encoder == encoder.name(),
-            "the shipped head ({BUILTIN_HEAD_PATH}) was trained on encoder {:?}, but {:?} is \
-             loaded: train a head for it with `stance train --encoder ...` and pass it as \
-             --classifier FILE.json, or use --classifier zero-shot",
+            head.encoder == shipped.encoder,
+            "{}: trained on encoder {:?}, shipped as {:?}'s head",
+            shipped.path,
             head.encoder,
-            encoder.name()
+            shipped.encoder
         );
-        head.check_width(encoder, BUILTIN_HEAD_PATH)?;
+        head.check_width(encoder, shipped.path)?;
         Ok(head)
     }
 

@@ -4,9 +4,9 @@ use super::score::{load_classifier, load_encoder, needs_encoder, set_threads, se
 use super::{EvalArgs, Sink};
 use crate::aggregate::{actor_table, SentenceClaims};
 use crate::attribute::Attributor;
-use crate::classify::Classifier;
 use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::train::{embed_labelled, LabelledSentence, MajorityTrainer, Trainer};
+use crate::classify::Classifier;
 use crate::corpus::{Article, ArticleReader};
 use crate::embed::Encoder;
 use crate::evaluate::attribution::{
@@ -21,8 +21,8 @@ use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
 use std::io::{BufRead, Write};
-use std::sync::Arc;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Classifiers that need no training, then the trained floors.
 const UNTRAINED: &[&str] = &["zero-shot", "keyword"];

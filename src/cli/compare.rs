@@ -2,7 +2,7 @@
 //! articles, from a predictions file, or from the gold claims.
 
 use super::eval::ReportFormat;
-use super::score::set_threads;
+use super::score::{set_threads, ScoringStages};
 use super::{
     report_input_error, warn_about_article, warn_truncated, CompareArgs, Sink, EXIT_SOME_FAILED,
 };
@@ -10,8 +10,6 @@ use crate::aggregate::{compare, render, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
-use crate::pipeline::Scorer;
-use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -90,18 +88,11 @@ pub fn run(args: CompareArgs) -> Result<u8> {
                 years.insert(a.id.clone(), y);
             }
         }
-        let loaded = args.classifier.load(&args.model, 32, args.quiet)?;
-        let encoder = loaded.encoder.as_deref();
-        let classifier = &loaded.classifier;
-        let attributor = args.actors.attributor()?;
-        let segmenter = RuleSegmenter::default();
-        let scorer = Scorer {
-            segmenter: &segmenter,
-            encoder,
-            classifier: classifier.as_ref(),
-            attributor: Some(&attributor),
-        };
-        classifier_name = Some(classifier.name().to_string());
+        let stages =
+            ScoringStages::load(&args.classifier, &args.model, &args.actors, 32, args.quiet)?;
+        let encoder = stages.encoder.as_deref();
+        let scorer = stages.scorer();
+        classifier_name = Some(stages.classifier.name().to_string());
         let docs = scorer.score(&articles)?;
         warn_truncated(&articles, &docs, encoder.and_then(|e| e.max_tokens()));
         Some(docs.iter().flatten().map(SentenceClaims::from).collect())

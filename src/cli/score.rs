@@ -1,8 +1,8 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
 use super::{
-    report_input_error, warn_about_article, warn_truncated, ClassifierArgs, ModelArgs, ScoreArgs,
-    SetFitArgs, Sink, EXIT_SOME_FAILED,
+    report_input_error, warn_about_article, warn_truncated, ActorsArgs, ClassifierArgs, ModelArgs,
+    ScoreArgs, SetFitArgs, Sink, EXIT_SOME_FAILED,
 };
 use crate::classify::linear::LinearHead;
 use crate::classify::setfit::{BaseModel, SetFitFile, SetFitTrainer};
@@ -98,32 +98,48 @@ pub(crate) fn needs_encoder(name: &str) -> bool {
         || (is_head_file(name) && !SetFitFile::is_setfit(std::path::Path::new(name)))
 }
 
-/// A classifier ready to label sentences, with the encoder it reads vectors
-/// from (none for the keyword rule, and a SetFit model brings its own).
-pub(crate) struct LoadedClassifier {
+/// The stages that score articles, loaded from the command line: the
+/// segmenter, the encoder (none for the keyword rule; a SetFit model brings
+/// its own), the classifier and the attributor. `score` and `compare` build
+/// their [`Scorer`] from it.
+pub(crate) struct ScoringStages {
+    segmenter: RuleSegmenter,
     pub encoder: Option<Box<dyn Encoder>>,
     pub classifier: Box<dyn Classifier>,
+    attributor: crate::attribute::Attributor,
 }
 
-impl ClassifierArgs {
-    /// Loads the classifier asked for and, when it reads vectors, the encoder
-    /// (encoding `batch_size` sentences at a time).
+impl ScoringStages {
+    /// Loads the classifier asked for, the encoder when it reads vectors
+    /// (encoding `batch_size` sentences at a time) and the gazetteer.
     pub(crate) fn load(
-        &self,
+        classifier: &ClassifierArgs,
         model: &ModelArgs,
+        actors: &ActorsArgs,
         batch_size: usize,
         quiet: bool,
-    ) -> Result<LoadedClassifier> {
-        let encoder = if needs_encoder(&self.classifier) {
+    ) -> Result<Self> {
+        let encoder = if needs_encoder(&classifier.classifier) {
             Some(load_encoder(model, batch_size, quiet)?)
         } else {
             None
         };
-        let classifier = load_classifier(&self.classifier, encoder.as_deref(), model, quiet)?;
-        Ok(LoadedClassifier {
+        let classifier = load_classifier(&classifier.classifier, encoder.as_deref(), model, quiet)?;
+        Ok(ScoringStages {
+            segmenter: RuleSegmenter::default(),
             encoder,
             classifier,
+            attributor: actors.attributor()?,
         })
+    }
+
+    pub(crate) fn scorer(&self) -> Scorer<'_> {
+        Scorer {
+            segmenter: &self.segmenter,
+            encoder: self.encoder.as_deref(),
+            classifier: self.classifier.as_ref(),
+            attributor: Some(&self.attributor),
+        }
     }
 }
 
@@ -225,19 +241,15 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
             Format::Jsonl
         });
     let (sink, resume_point) = open_sink(&args, format)?;
-    let loaded = args
-        .classifier
-        .load(&args.model, args.batch_size, args.quiet)?;
-    let encoder = loaded.encoder.as_deref();
-    let classifier = &loaded.classifier;
-    let attributor = args.actors.attributor()?;
-    let segmenter = RuleSegmenter::default();
-    let scorer = Scorer {
-        segmenter: &segmenter,
-        encoder,
-        classifier: classifier.as_ref(),
-        attributor: Some(&attributor),
-    };
+    let stages = ScoringStages::load(
+        &args.classifier,
+        &args.model,
+        &args.actors,
+        args.batch_size,
+        args.quiet,
+    )?;
+    let encoder = stages.encoder.as_deref();
+    let scorer = stages.scorer();
 
     let mut writer = ScoreWriter::new(format, sink);
     let bar = progress_bar(args.quiet);

@@ -4,6 +4,7 @@
 //! (`stance compare`) computed from predictions is set against the one
 //! computed from the gold claims.
 
+use super::table::Table;
 use crate::aggregate::{ActorTable, SentenceClaims};
 use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
 use crate::gold::{GoldRecord, GoldSet, Texts};
@@ -35,6 +36,24 @@ pub struct AttributionError {
     pub predicted_holder: Option<Holder>,
     pub predicted: Vec<Claim>,
     pub rule: Option<crate::attribute::Rule>,
+}
+
+impl AttributionError {
+    /// The gold claims as `holder/stance/target`, comma-separated.
+    pub fn gold_claims(&self) -> String {
+        let claims: Vec<String> = self
+            .gold
+            .iter()
+            .map(|c| format!("{}/{}/{}", c.holder, c.stance, c.target))
+            .collect();
+        claims.join(", ")
+    }
+
+    /// The holder attribution gave, or `none`.
+    pub fn predicted_holder(&self) -> String {
+        self.predicted_holder
+            .map_or("none".into(), |h| h.to_string())
+    }
 }
 
 /// Holder and target agreement with the gold claims, given the gold stances.
@@ -343,6 +362,57 @@ pub struct AttributionSection {
 }
 
 impl AttributionSection {
+    /// Holder, holder-set and target accuracy.
+    pub fn accuracy_table(&self) -> Table {
+        let s = &self.scores;
+        let mut table = Table::new(
+            &["holder accuracy", "holder-set accuracy", "target accuracy"],
+            0,
+        );
+        table.row(vec![
+            format!("{:.3}", s.holder_accuracy),
+            format!("{:.3}", s.holder_set_accuracy),
+            format!("{:.3}", s.target_accuracy),
+        ]);
+        table
+    }
+
+    /// Precision and recall of each holder.
+    pub fn per_holder_table(&self) -> Table {
+        let mut table = Table::new(
+            &["holder", "precision", "recall", "F1", "gold", "predicted"],
+            1,
+        );
+        for (h, p) in &self.scores.per_holder {
+            table.row(vec![
+                h.to_string(),
+                format!("{:.3}", p.precision),
+                format!("{:.3}", p.recall),
+                format!("{:.3}", p.f1),
+                p.support.to_string(),
+                p.predicted.to_string(),
+            ]);
+        }
+        table
+    }
+
+    /// Net stance per actor: from the gold claims, then from each source of
+    /// stances with its difference from gold.
+    pub fn comparison_table(&self) -> Table {
+        let mut header = vec!["stances from".to_string()];
+        header.extend(self.gold_net.keys().map(|h| h.to_string()));
+        let mut table = Table::new(&header, 1);
+        let mut gold = vec!["gold claims".to_string()];
+        gold.extend(self.gold_net.values().map(|g| signed(*g)));
+        table.row(gold);
+        for c in &self.comparisons {
+            let mut row = vec![c.stances.clone()];
+            row.extend(self.gold_net.keys().map(|h| c.actors[h].cell()));
+            table.row(row);
+        }
+        table
+    }
+
     /// The section as Markdown.
     pub fn to_markdown(&self) -> String {
         use std::fmt::Write;
@@ -357,28 +427,8 @@ impl AttributionSection {
             "{} gold sentences with claims; clauses of two-holder sentences judged by `{}`.\n",
             s.sentences, s.clause_classifier
         );
-        let _ = writeln!(
-            md,
-            "| holder accuracy | holder-set accuracy | target accuracy |"
-        );
-        let _ = writeln!(md, "|---:|---:|---:|");
-        let _ = writeln!(
-            md,
-            "| {:.3} | {:.3} | {:.3} |\n",
-            s.holder_accuracy, s.holder_set_accuracy, s.target_accuracy
-        );
-        let _ = writeln!(
-            md,
-            "| holder | precision | recall | F1 | gold | predicted |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
-        for (h, p) in &s.per_holder {
-            let _ = writeln!(
-                md,
-                "| {h} | {:.3} | {:.3} | {:.3} | {} | {} |",
-                p.precision, p.recall, p.f1, p.support, p.predicted
-            );
-        }
+        let _ = writeln!(md, "{}", self.accuracy_table().to_markdown());
+        md.push_str(&self.per_holder_table().to_markdown());
         let _ = writeln!(md, "\nHolders decided per rule (right / decided):\n");
         for (rule, (n, ok)) in &s.by_rule {
             let _ = writeln!(md, "- {rule}: {ok} / {n}");
@@ -390,40 +440,17 @@ impl AttributionSection {
              claims and from each source of stances (holders attributed by the pipeline); in brackets \
              the difference from gold, `✗` where the sign differs.\n"
         );
-        let mut header = "| stances from |".to_string();
-        let mut rule = "|---|".to_string();
-        for h in self.gold_net.keys() {
-            let _ = write!(header, " {h} |");
-            rule.push_str("---:|");
-        }
-        let _ = writeln!(md, "{header}\n{rule}");
-        let mut row = "| gold claims |".to_string();
-        for g in self.gold_net.values() {
-            let _ = write!(row, " {} |", signed(*g));
-        }
-        let _ = writeln!(md, "{row}");
-        for c in &self.comparisons {
-            let mut row = format!("| {} |", c.stances);
-            for h in self.gold_net.keys() {
-                let _ = write!(row, " {} |", c.actors[h].cell());
-            }
-            let _ = writeln!(md, "{row}");
-        }
+        md.push_str(&self.comparison_table().to_markdown());
         let _ = writeln!(md, "\n### Attribution errors ({})\n", s.errors.len());
         for e in &s.errors {
-            let gold: Vec<String> = e
-                .gold
-                .iter()
-                .map(|c| format!("{}/{}/{}", c.holder, c.stance, c.target))
-                .collect();
             let _ = writeln!(
                 md,
                 "- `{}` [{}..{}] gold {} · predicted {} ({}): {}",
                 e.doc,
                 e.start,
                 e.end,
-                gold.join(", "),
-                e.predicted_holder.map_or("none".into(), |h| h.to_string()),
+                e.gold_claims(),
+                e.predicted_holder(),
                 e.rule
                     .and_then(|r| serde_json::to_value(r).ok())
                     .and_then(|v| v.as_str().map(str::to_string))

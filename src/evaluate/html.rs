@@ -2,7 +2,6 @@
 //! side-by-side table, a confusion-matrix heat map and per-class bars (inline
 //! SVG) for each classifier, and every error shown in its article context.
 
-use super::attribution::signed;
 use super::report::{ClassifierReport, EvalReport};
 use crate::gold::Texts;
 use crate::stance::Stance;
@@ -223,27 +222,9 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         report.gold_docs,
         counts.join(", ")
     );
-    h.push_str("<h2>Side by side</h2><table><tr><th>classifier</th><th>setting</th><th>accuracy</th><th>macro-F1</th><th>95% CI</th><th>kappa</th><th>F1 pro</th><th>F1 anti</th><th>F1 neutral</th><th>ECE</th><th>boundary F1</th></tr>");
-    for c in &report.classifiers {
-        let f1 = |l: Stance| c.per_class[&l].f1;
-        let _ = write!(
-            h,
-            "<tr><td><a href=\"#{0}\">{0}</a></td><td>{1}</td><td>{2:.3}</td><td><b>{3:.3}</b></td><td>[{4:.3}, {5:.3}]</td><td>{6:.3}</td><td>{7:.3}</td><td>{8:.3}</td><td>{9:.3}</td><td>{11}</td><td>{10:.3}</td></tr>",
-            escape(&c.classifier),
-            c.setting.describe(),
-            c.accuracy,
-            c.macro_f1,
-            c.macro_f1_ci.0,
-            c.macro_f1_ci.1,
-            c.kappa,
-            f1(Stance::Pro),
-            f1(Stance::Anti),
-            f1(Stance::Neutral),
-            c.boundaries.f1,
-            c.ece.map_or("n/a".to_string(), |e| format!("{e:.3}"))
-        );
-    }
-    h.push_str("</table><p class=\"lab\">Macro-F1 intervals: 95% percentile bootstrap over sentences (1000 resamples, fixed seed). Gold sentences no prediction overlaps count as neutral. Boundary F1 compares sentence ends with the gold spans. ECE: expected calibration error of the predicted label's probability (10 bins).</p>");
+    h.push_str("<h2>Side by side</h2>");
+    h.push_str(&report.summary_table().to_html_linking(Some(0)));
+    h.push_str("<p class=\"lab\">Macro-F1 intervals: 95% percentile bootstrap over sentences (1000 resamples, fixed seed). Gold sentences no prediction overlaps count as neutral. Boundary F1 compares sentence ends with the gold spans. ECE: expected calibration error of the predicted label's probability (10 bins).</p>");
     for c in &report.classifiers {
         let _ = write!(
             h,
@@ -303,58 +284,28 @@ fn attribution_html(h: &mut String, a: &super::attribution::AttributionSection) 
     let s = &a.scores;
     let _ = write!(
         h,
-        "<h2>Attribution (given the gold stances)</h2><p>{} gold sentences with claims; clauses judged by <code>{}</code>.</p><table><tr><th>holder accuracy</th><th>holder-set accuracy</th><th>target accuracy</th></tr><tr><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr></table>",
+        "<h2>Attribution (given the gold stances)</h2><p>{} gold sentences with claims; clauses judged by <code>{}</code>.</p>{}{}\
+         <h3>Net stance per actor against gold</h3><p>(pro − anti) / (pro + anti); in brackets the difference from gold, ✗ where the sign differs.</p>{}",
         s.sentences,
         escape(&s.clause_classifier),
-        s.holder_accuracy,
-        s.holder_set_accuracy,
-        s.target_accuracy
+        a.accuracy_table().to_html(),
+        a.per_holder_table().to_html(),
+        a.comparison_table().to_html()
     );
-    h.push_str("<table><tr><th>holder</th><th>precision</th><th>recall</th><th>F1</th><th>gold</th><th>predicted</th></tr>");
-    for (holder, p) in &s.per_holder {
-        let _ = write!(
-            h,
-            "<tr><td>{holder}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
-            p.precision, p.recall, p.f1, p.support, p.predicted
-        );
-    }
-    h.push_str(
-        "</table><h3>Net stance per actor against gold</h3><p>(pro − anti) / (pro + anti); in brackets the difference from gold, ✗ where the sign differs.</p><table><tr><th>stances from</th>",
-    );
-    for holder in a.gold_net.keys() {
-        let _ = write!(h, "<th>{holder}</th>");
-    }
-    h.push_str("</tr><tr><td>gold claims</td>");
-    for g in a.gold_net.values() {
-        let _ = write!(h, "<td>{}</td>", signed(*g));
-    }
-    h.push_str("</tr>");
-    for c in &a.comparisons {
-        let _ = write!(h, "<tr><td>{}</td>", escape(&c.stances));
-        for holder in a.gold_net.keys() {
-            let _ = write!(h, "<td>{}</td>", escape(&c.actors[holder].cell()));
-        }
-        h.push_str("</tr>");
-    }
     let _ = write!(
         h,
-        "</table><details><summary>{} attribution errors</summary>",
+        "<details><summary>{} attribution errors</summary>",
         s.errors.len()
     );
     for e in &s.errors {
-        let gold: Vec<String> = e
-            .gold
-            .iter()
-            .map(|c| format!("{}/{}/{}", c.holder, c.stance, c.target))
-            .collect();
         let _ = write!(
             h,
             "<div class=\"err\"><div class=\"lab\">{} [{}..{}] gold {}, predicted {}</div>{}</div>",
             escape(&e.doc),
             e.start,
             e.end,
-            escape(&gold.join(", ")),
-            e.predicted_holder.map_or("none".into(), |p| p.to_string()),
+            escape(&e.gold_claims()),
+            e.predicted_holder(),
             escape(&e.text)
         );
     }

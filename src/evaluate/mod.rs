@@ -7,6 +7,7 @@ pub mod html;
 pub mod metrics;
 pub mod report;
 pub mod run;
+pub mod table;
 
 pub use align::Prediction;
 pub use report::{score_predictions, ClassifierReport, EvalReport, Setting};

@@ -3,6 +3,7 @@
 
 use super::align::{align, boundary_scores, BoundaryScores, Prediction};
 use super::metrics::{expected_calibration_error, macro_f1_interval, ClassScores, Confusion};
+use super::table::Table;
 use crate::gold::GoldSet;
 use crate::stance::Stance;
 use serde::Serialize;
@@ -192,6 +193,43 @@ impl EvalReport {
 
     /// A Markdown summary: the side-by-side table, per-class F1, per-document
     /// macro-F1 and the confusion matrices.
+    /// The classifiers side by side: one row each, its main figures.
+    pub fn summary_table(&self) -> Table {
+        let mut table = Table::new(
+            &[
+                "classifier",
+                "setting",
+                "accuracy",
+                "macro-F1",
+                "95% CI",
+                "kappa",
+                "F1 pro",
+                "F1 anti",
+                "F1 neutral",
+                "ECE",
+                "boundary F1",
+            ],
+            2,
+        );
+        for c in &self.classifiers {
+            let f1 = |l: Stance| format!("{:.3}", c.per_class[&l].f1);
+            table.row(vec![
+                c.classifier.clone(),
+                c.setting.describe().to_string(),
+                format!("{:.3}", c.accuracy),
+                format!("{:.3}", c.macro_f1),
+                format!("[{:.3}, {:.3}]", c.macro_f1_ci.0, c.macro_f1_ci.1),
+                format!("{:.3}", c.kappa),
+                f1(Stance::Pro),
+                f1(Stance::Anti),
+                f1(Stance::Neutral),
+                c.ece.map_or("n/a".to_string(), |e| format!("{e:.3}")),
+                format!("{:.3}", c.boundaries.f1),
+            ]);
+        }
+        table
+    }
+
     pub fn to_markdown(&self) -> String {
         use std::fmt::Write;
         let mut md = String::new();
@@ -209,30 +247,7 @@ impl EvalReport {
             self.gold_docs,
             counts.join(", ")
         );
-        let _ = writeln!(
-            md,
-            "| classifier | setting | accuracy | macro-F1 | 95% CI | kappa | F1 pro | F1 anti | F1 neutral | ECE | boundary F1 |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
-        for c in &self.classifiers {
-            let f1 = |l: Stance| c.per_class[&l].f1;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:.3} | {:.3} | [{:.3}, {:.3}] | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.3} |",
-                c.classifier,
-                c.setting.describe(),
-                c.accuracy,
-                c.macro_f1,
-                c.macro_f1_ci.0,
-                c.macro_f1_ci.1,
-                c.kappa,
-                f1(Stance::Pro),
-                f1(Stance::Anti),
-                f1(Stance::Neutral),
-                c.ece.map_or("n/a".to_string(), |e| format!("{e:.3}")),
-                c.boundaries.f1
-            );
-        }
+        md.push_str(&self.summary_table().to_markdown());
         let _ = writeln!(md, "\n## Per class (precision / recall / F1, support)\n");
         let _ = writeln!(
             md,

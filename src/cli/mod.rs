@@ -85,7 +85,8 @@ pub struct ModelArgs {
     pub offline: bool,
     /// Arithmetic of the encoder's forward pass (BERT encoders): int8, bf16,
     /// fp32 or reference (candle's BERT); default: the fastest that meets the
-    /// accuracy bounds on this CPU (fp32 with AVX-512, else reference).
+    /// accuracy bounds on this CPU (int8 with AVX-512 VNNI, fp32 with
+    /// AVX-512 F only, else reference).
     #[arg(long, value_name = "NAME")]
     pub precision: Option<crate::embed::Precision>,
 }

@@ -9,7 +9,10 @@
 //! Three precisions ([`FastBert`]'s element type): f32 throughout; the
 //! dense layers' weights and inputs in bf16 with f32 sums (AVX-512 BF16's
 //! dot products); or in int8 with i32 sums (AVX-512 VNNI), weights scaled
-//! per output and inputs per token. Layer norms, softmax and GELU stay f32.
+//! per output and inputs per token, each token's few outlier inputs
+//! multiplied in f32, and a second int8 pass on the weights' rounding
+//! errors where it matters (see `FastPrecision for I8Quad`). Layer norms,
+//! softmax and GELU stay f32.
 //! Each falls back to portable code on CPUs without those instructions.
 
 pub mod kernels;
@@ -86,10 +89,40 @@ impl FastPrecision for linear::Bf16Pair {
 
 impl FastPrecision for linear::I8Quad {
     const PRECISION: Precision = Precision::Int8;
-    fn dense(_: Sublayer, w: &[f32], b: &[f32], out: usize, inp: usize, cpu: Cpu) -> Dense {
-        // Keeping any one or two of the four sublayers in f32 was tried:
-        // it leaves 3 to 5 of the 263 gold labels changed, as all-int8 does.
-        Dense::Int8(linear::I8Linear::new(w, b, out, inp, cpu))
+    fn dense(kind: Sublayer, w: &[f32], b: &[f32], out: usize, inp: usize, cpu: Cpu) -> Dense {
+        // Plain int8 (per-row weights, per-token inputs) kept the cosine
+        // bound (min 0.9946) but changed 6 of the 263 gold labels. Measured
+        // (see the commit message for the table), two errors dominate:
+        //
+        // - outliers in the inputs: a few hidden dimensions of the layer
+        //   norms' outputs (99 and 223 in every layer, up to 15× the
+        //   median channel) and a few GELU units per layer (e.g. 856 in
+        //   layer 0) set each token's range, so the other values get a few
+        //   levels. Each row's 4 largest values above 6 root mean squares
+        //   are multiplied in f32 instead ([`linear::Outliers`]): the
+        //   mean cosine distance to fp32 drops from 1.3e-3 to 4.4e-4.
+        // - the weights' rounding: 8 bits per output row is ~50× the
+        //   error of bf16's per-value rounding. It matters most where a
+        //   row's largest weight is far above the rest (the output dense
+        //   layer, whose rows peak at 5–6 root mean squares on the same
+        //   GELU units) and where errors pass through the softmax (query,
+        //   key, value). Those two get a second int8 pass on the rounding
+        //   errors (weights good to ~15 bits); the mean distance drops to
+        //   1.9e-4 and no gold label changes. A second pass everywhere
+        //   gains little more (1.1e-4, one label changed) for 20% of the
+        //   speed; keeping one or two sublayers in f32 instead (as tried
+        //   before) left 3 to 5 labels changed.
+        //
+        // Bias correction (folding the weights' mean rounding error times
+        // the inputs' mean over calibration text into the bias) was tried
+        // too: a 10% smaller error, not worth a calibration pass at load.
+        let two_pass = matches!(kind, Sublayer::QueryKeyValue | Sublayer::Output);
+        let opts = linear::I8Options {
+            outliers: 4,
+            outlier_tau: 6.0,
+            two_pass,
+        };
+        Dense::Int8(linear::I8Linear::new(w, b, out, inp, cpu, opts))
     }
 }
 

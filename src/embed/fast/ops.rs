@@ -172,6 +172,25 @@ impl Heads {
 
 /// Self-attention of one sentence: `qkv` holds its `len` rows of
 /// `[query | key | value]` (each `hidden` wide), `ctx` receives `len × hidden`.
+/// One head's keys (`hd` values at offset `ko` of each of `len` rows of
+/// `stride`) transposed into `keys_t` (`hd × len`), so each query's scores
+/// are one sweep over the keys.
+#[inline(always)]
+fn transpose_keys(
+    qkv: &[f32],
+    len: usize,
+    stride: usize,
+    ko: usize,
+    hd: usize,
+    keys_t: &mut [f32],
+) {
+    for j in 0..len {
+        for d in 0..hd {
+            keys_t[d * len + j] = qkv[j * stride + ko + d];
+        }
+    }
+}
+
 #[inline(always)]
 fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
     let (hd, hidden) = (shape.head_dim, shape.hidden());
@@ -184,11 +203,7 @@ fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
     let mut q = vec![0f32; hd];
     for h in 0..shape.heads {
         let (qo, ko, vo) = (h * hd, hidden + h * hd, 2 * hidden + h * hd);
-        for j in 0..len {
-            for d in 0..hd {
-                keys_t[d * len + j] = qkv[j * stride + ko + d];
-            }
-        }
+        transpose_keys(qkv, len, stride, ko, hd, &mut keys_t);
         for i in 0..len {
             for (qd, &v) in q
                 .iter_mut()
@@ -247,11 +262,7 @@ unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mu
     };
     for h in 0..shape.heads {
         let (qo, ko, vo) = (h * hd, hidden + h * hd, 2 * hidden + h * hd);
-        for j in 0..len {
-            for d in 0..hd {
-                keys_t[d * len + j] = qkv[j * stride + ko + d];
-            }
-        }
+        transpose_keys(qkv, len, stride, ko, hd, &mut keys_t);
         for i in 0..len {
             let q = &qkv[i * stride + qo..i * stride + qo + hd];
             let mut top = _mm512_set1_ps(f32::NEG_INFINITY);

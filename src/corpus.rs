@@ -44,6 +44,10 @@ pub struct Metadata {
     pub date: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The id of the article this one translates (a translated gold set
+    /// names its originals, so cross-validation holds out both together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation_of: Option<String>,
 }
 
 impl Metadata {
@@ -189,6 +193,7 @@ pub fn read_metadata(path: &Path) -> Result<HashMap<String, Metadata>, InputErro
             outlet: row.meta.outlet.filter(|s| !s.is_empty()),
             date: row.meta.date.filter(|s| !s.is_empty()),
             language: row.meta.language.filter(|s| !s.is_empty()),
+            translation_of: row.meta.translation_of.filter(|s| !s.is_empty()),
         };
         table.insert(row.id, meta);
     }

@@ -13,8 +13,10 @@ use crate::evaluate::attribution::{
     attribute_gold, attributed_sentence_claims, comparison_error, gold_sentence_claims,
     score_attribution, AttributionSection,
 };
-use crate::evaluate::run::{evaluate_trained, evaluate_untrained, Evaluated, GoldExamples};
-use crate::evaluate::{score_predictions, EvalReport, Prediction, Setting};
+use crate::evaluate::run::{
+    evaluate_trained, evaluate_untrained, Evaluated, GoldExamples, Yardstick,
+};
+use crate::evaluate::{score_predictions, EvalReport, GoldSummary, Prediction, Setting};
 use crate::gold::{GoldSet, Texts};
 use crate::pipeline::{attribute, Embedded, ScoredSentence, TextClassifier};
 use crate::segment::RuleSegmenter;
@@ -105,30 +107,19 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     set_threads(args.threads)?;
     // Opened first, so an unwritable --out fails before minutes of work.
     let mut sink = Sink::open(args.out.as_deref())?;
-    let mut articles: Vec<Article> = Vec::new();
-    for article in ArticleReader::new(std::slice::from_ref(&args.corpus)) {
-        articles.push(article?);
-    }
-    let texts: Texts = articles
-        .iter()
-        .map(|a| (a.id.clone(), a.text.clone()))
-        .collect();
-    let gold = match GoldSet::load(&args.gold, &texts) {
-        Ok(gold) => gold,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            bail!(
-                "{} gold record(s) refused; nothing was evaluated",
-                errors.len()
-            );
-        }
+    let english = GoldDocuments::load(&args.corpus, &args.gold, None)?;
+    let french = if args.english_only
+        || (args.gold_fr == Path::new(super::DEFAULT_GOLD_FR) && !args.gold_fr.exists())
+    {
+        None
+    } else {
+        Some(GoldDocuments::load(
+            &args.corpus_fr,
+            &args.gold_fr,
+            Some(&english.stories),
+        )?)
+        .filter(|f| !f.articles.is_empty())
     };
-    let gold_docs = gold.docs();
-    articles.retain(|a| gold_docs.contains(&a.id.as_str()));
-    articles.sort_by(|a, b| a.id.cmp(&b.id));
-    let doc_ids: Vec<String> = articles.iter().map(|a| a.id.clone()).collect();
 
     let extra = crate::classify::train::read_labelled(&args.train_extra)?;
     let names: Vec<&str> = if args.predictions.is_some() {
@@ -167,23 +158,48 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         reports.push(score_predictions(
             &name,
             Setting::PredictionsFile,
-            &gold,
+            &english.gold,
             &predictions,
         ));
         file_predictions = Some(predictions);
     }
-    let embedded = if names.is_empty() && !needs_encoder(&clause_name) {
-        None
+    let languages: Vec<&GoldDocuments> = std::iter::once(&english).chain(&french).collect();
+    let embedded: Vec<Embedded> = if names.is_empty() && !needs_encoder(&clause_name) {
+        Vec::new()
     } else {
-        Some(Embedded::new(
-            &segmenter,
-            encoder_ref
-                .filter(|_| names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name)),
-            &articles,
-        )?)
+        let used = encoder_ref
+            .filter(|_| names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name));
+        languages
+            .iter()
+            .map(|l| Embedded::new(&segmenter, used, &l.articles))
+            .collect::<Result<_>>()?
     };
+    let yardsticks: Vec<Yardstick> = languages
+        .iter()
+        .zip(&embedded)
+        .map(|(l, embedded)| Yardstick {
+            language: l.language,
+            gold: &l.gold,
+            embedded,
+            stories: &l.stories,
+        })
+        .collect();
+    // The gold sentences of every language, grouped by story, as training
+    // examples of the trained classifiers.
+    let gold_examples: Vec<LabelledSentence> = languages
+        .iter()
+        .flat_map(|l| {
+            LabelledSentence::from_gold(&l.gold)
+                .into_iter()
+                .map(|mut s| {
+                    s.group = l.story_of(&s.group).to_string();
+                    s
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    // Each classifier's English figures come first, then its translations'.
     for name in &names {
-        let embedded = embedded.as_ref().expect("embedded when classifiers run");
         if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name()), &args)? {
             let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
                 match (trainer.encoder(), encoder_ref) {
@@ -195,31 +211,34 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                     (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                 }
             };
-            let (embeddings, previous) = embed(&LabelledSentence::from_gold(&gold))?;
+            let (embeddings, previous) = embed(&gold_examples)?;
             let (extra_embeddings, extra_previous) = embed(&extra)?;
             let examples = GoldExamples {
-                gold: &gold,
+                gold: &gold_examples,
                 embeddings,
                 previous,
                 extra: &extra,
                 extra_embeddings,
                 extra_previous,
             };
-            evaluated.push(evaluate_trained(
+            evaluated.extend(evaluate_trained(
                 &examples,
-                embedded,
-                &doc_ids,
+                &yardsticks,
                 trainer.as_ref(),
                 args.cv,
             )?);
         } else {
-            let classifier = load_classifier(name, encoder_ref, &args.model, args.quiet)?;
-            evaluated.push(evaluate_untrained(&gold, embedded, classifier.into())?);
+            let classifier: Arc<dyn Classifier> =
+                load_classifier(name, encoder_ref, &args.model, args.quiet)?.into();
+            for yardstick in &yardsticks {
+                evaluated.push(evaluate_untrained(yardstick, classifier.clone())?);
+            }
         }
     }
     // Each classifier's own predictions (out of fold for trained ones) feed
     // the actor comparison, so its error against gold is the one a user of
-    // that classifier would see on articles it never trained on.
+    // that classifier would see on articles it never trained on. The
+    // comparison is made on the English gold.
     let mut predicted: Vec<PredictedStances> = Vec::new();
     for Evaluated {
         report,
@@ -227,30 +246,40 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         models,
     } in evaluated
     {
-        let name = match report.setting {
-            Setting::LeaveOneDocOut => format!("{} stances (out of fold)", report.classifier),
-            Setting::TrainingSet => format!("{} stances (training set)", report.classifier),
-            _ => format!("{} stances", report.classifier),
-        };
-        predicted.push(PredictedStances {
-            name,
-            scored,
-            models,
-        });
+        if report.language == english.language {
+            let name = match report.setting {
+                Setting::LeaveOneDocOut => format!("{} stances (out of fold)", report.classifier),
+                Setting::TrainingSet => format!("{} stances (training set)", report.classifier),
+                _ => format!("{} stances", report.classifier),
+            };
+            predicted.push(PredictedStances {
+                name,
+                scored,
+                models,
+            });
+        }
         reports.push(report);
     }
 
-    let mut report = EvalReport::new(&args.gold.display().to_string(), &gold, reports);
+    let mut report = EvalReport::new(&args.gold.display().to_string(), &english.gold, reports);
+    report.translations = french
+        .iter()
+        .map(|f| GoldSummary::new(f.language, &args.gold_fr.display().to_string(), &f.gold))
+        .collect();
     report.attribution = Some(attribution_section(
         &args,
         &clause_name,
         encoder_ref,
-        &gold,
-        &texts,
-        &articles,
+        &english.gold,
+        &english.texts,
+        &english.articles,
         predicted,
         file_predictions.as_deref(),
     )?);
+    let mut texts = english.texts.clone();
+    if let Some(f) = &french {
+        texts.extend(f.texts.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let rendered = match args.format {
         ReportFormat::Json => report.to_json(),
         ReportFormat::Md => report.to_markdown(),
@@ -259,6 +288,90 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     sink.write_all(rendered.as_bytes())?;
     sink.commit()?;
     Ok(0)
+}
+
+/// A gold set in one language and the documents it labels.
+struct GoldDocuments {
+    language: &'static str,
+    gold: GoldSet,
+    /// The labelled documents, sorted by id.
+    articles: Vec<Article>,
+    texts: Texts,
+    /// The story of each article (same order): the original's id.
+    stories: Vec<String>,
+}
+
+impl GoldDocuments {
+    /// Reads the articles under `corpus` and the gold set `gold_path`
+    /// (strictly). With `originals`, the set is a translation: each
+    /// article's `translation_of` names its original, and only the
+    /// translations of those originals are kept.
+    fn load(corpus: &Path, gold_path: &Path, originals: Option<&[String]>) -> Result<Self> {
+        let mut articles: Vec<Article> = Vec::new();
+        for article in ArticleReader::new(&[corpus.to_path_buf()]) {
+            articles.push(article?);
+        }
+        let texts: Texts = articles
+            .iter()
+            .map(|a| (a.id.clone(), a.text.clone()))
+            .collect();
+        let mut gold = match GoldSet::load(gold_path, &texts) {
+            Ok(gold) => gold,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                bail!(
+                    "{} gold record(s) refused; nothing was evaluated",
+                    errors.len()
+                );
+            }
+        };
+        let story = |a: &Article| -> Result<String> {
+            match originals {
+                None => Ok(a.id.clone()),
+                Some(_) => a.meta.translation_of.clone().with_context(|| {
+                    format!(
+                        "{}: a translated gold document needs `translation_of` (the original's id) in {}",
+                        a.origin,
+                        crate::corpus::METADATA_FILE
+                    )
+                }),
+            }
+        };
+        let gold_docs = gold.docs();
+        articles.retain(|a| gold_docs.contains(&a.id.as_str()));
+        let mut stories = Vec::new();
+        let mut kept = Vec::new();
+        for article in articles {
+            let s = story(&article)?;
+            if originals.is_none_or(|o| o.contains(&s)) {
+                stories.push(s);
+                kept.push(article);
+            }
+        }
+        let kept_ids: Vec<&str> = kept.iter().map(|a| a.id.as_str()).collect();
+        gold.records.retain(|r| kept_ids.contains(&r.doc.as_str()));
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        order.sort_by(|&a, &b| kept[a].id.cmp(&kept[b].id));
+        let articles: Vec<Article> = order.iter().map(|&i| kept[i].clone()).collect();
+        let stories: Vec<String> = order.iter().map(|&i| stories[i].clone()).collect();
+        Ok(GoldDocuments {
+            language: if originals.is_some() { "fr" } else { "en" },
+            gold,
+            articles,
+            texts,
+            stories,
+        })
+    }
+
+    /// The story of document `doc`.
+    fn story_of<'a>(&'a self, doc: &'a str) -> &'a str {
+        self.articles
+            .iter()
+            .position(|a| a.id == doc)
+            .map_or(doc, |i| &self.stories[i])
+    }
 }
 
 /// One evaluated classifier's stances on the gold documents, and the model

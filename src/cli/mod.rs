@@ -169,6 +169,9 @@ pub struct ScoreArgs {
     pub quiet: bool,
 }
 
+/// The French gold set `stance eval` reads when it exists.
+pub const DEFAULT_GOLD_FR: &str = "labels/gold-fr.jsonl";
+
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// The gold set (annotation-standard records, one JSON object a line).
@@ -177,6 +180,18 @@ pub struct EvalArgs {
     /// Where the gold documents' raw texts are.
     #[arg(long, default_value = "eval/corpus", value_name = "PATH")]
     pub corpus: PathBuf,
+    /// The French gold set: translations of gold documents (their
+    /// `metadata.csv` names each original in `translation_of`). Those of
+    /// the evaluated documents are reported beside the English figures; a
+    /// missing default file is skipped.
+    #[arg(long, default_value = DEFAULT_GOLD_FR, value_name = "FILE")]
+    pub gold_fr: PathBuf,
+    /// Where the French gold documents' raw texts are.
+    #[arg(long, default_value = "eval/corpus-fr", value_name = "PATH")]
+    pub corpus_fr: PathBuf,
+    /// Evaluate on the English gold set only.
+    #[arg(long)]
+    pub english_only: bool,
     /// A classifier name, or `all` for every classifier and the floors.
     #[arg(long, default_value = "all", value_name = "NAME|all")]
     pub classifier: String,

@@ -222,6 +222,21 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         report.gold_docs,
         counts.join(", ")
     );
+    for t in &report.translations {
+        let _ = write!(
+            h,
+            "<p>Translated gold ({}): <code>{}</code>: {} sentences in {} documents.</p>",
+            escape(&t.language),
+            escape(&t.gold),
+            t.sentences,
+            t.docs
+        );
+    }
+    if let Some(table) = report.languages_table() {
+        h.push_str("<h2>Macro-F1 by language</h2>");
+        h.push_str(&table.to_html());
+        h.push_str("<p class=\"lab\">A trained classifier's fold leaves a story out in every language.</p>");
+    }
     h.push_str("<h2>Side by side</h2>");
     h.push_str(&report.summary_table().to_html_linking(Some(0)));
     h.push_str("<p class=\"lab\">Macro-F1 intervals: 95% percentile bootstrap over sentences (1000 resamples, fixed seed). Gold sentences no prediction overlaps count as neutral. Boundary F1 compares sentence ends with the gold spans. ECE: expected calibration error of the predicted label's probability (10 bins).</p>");
@@ -229,7 +244,7 @@ pub fn render(report: &EvalReport, texts: &Texts) -> String {
         let _ = write!(
             h,
             "<h2 id=\"{0}\">{0} <span class=\"lab\">({1})</span></h2><div class=\"charts\">{2}{3}</div>",
-            escape(&c.classifier),
+            escape(&c.label()),
             c.setting.describe(),
             confusion_svg(c),
             class_bars_svg(c)

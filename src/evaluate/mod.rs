@@ -10,4 +10,4 @@ pub mod run;
 pub mod table;
 
 pub use align::Prediction;
-pub use report::{score_predictions, ClassifierReport, EvalReport, Setting};
+pub use report::{score_predictions, ClassifierReport, EvalReport, GoldSummary, Setting};

@@ -59,6 +59,8 @@ pub struct ErrorItem {
 pub struct ClassifierReport {
     pub classifier: String,
     pub setting: Setting,
+    /// The language of the gold set these figures are on (ISO 639-1).
+    pub language: String,
     pub sentences: usize,
     pub accuracy: f64,
     pub macro_f1: f64,
@@ -137,6 +139,7 @@ pub fn score_predictions(
     ClassifierReport {
         classifier: classifier.to_string(),
         setting,
+        language: "en".to_string(),
         sentences: pairs.len(),
         accuracy: confusion.accuracy(),
         macro_f1: confusion.macro_f1(),
@@ -155,7 +158,66 @@ pub fn score_predictions(
     }
 }
 
-/// The evaluation of several classifiers on one gold set.
+impl ClassifierReport {
+    /// The same figures, marked as measured on a gold set in `language`.
+    pub fn in_language(mut self, language: &str) -> Self {
+        self.language = language.to_string();
+        self
+    }
+
+    /// The classifier's name, with the language when it is not English, as
+    /// the report's rows name it.
+    pub fn label(&self) -> String {
+        if self.language == "en" {
+            self.classifier.clone()
+        } else {
+            format!("{} [{}]", self.classifier, self.language)
+        }
+    }
+}
+
+/// A gold set's size and label counts, as the report's header gives them.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoldSummary {
+    pub language: String,
+    pub gold: String,
+    pub sentences: usize,
+    pub docs: usize,
+    /// Label counts, in the order of [`Stance::ALL`].
+    pub counts: BTreeMap<Stance, usize>,
+}
+
+impl GoldSummary {
+    pub fn new(language: &str, gold_path: &str, gold: &GoldSet) -> Self {
+        let mut counts: BTreeMap<Stance, usize> =
+            Stance::ALL.into_iter().map(|l| (l, 0)).collect();
+        for r in &gold.records {
+            *counts.entry(r.stance).or_default() += 1;
+        }
+        GoldSummary {
+            language: language.to_string(),
+            gold: gold_path.to_string(),
+            sentences: gold.records.len(),
+            docs: gold.docs().len(),
+            counts,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let counts: Vec<String> = self.counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        format!(
+            "`{}` ({}): {} sentences in {} documents ({})",
+            self.gold,
+            self.language,
+            self.sentences,
+            self.docs,
+            counts.join(", ")
+        )
+    }
+}
+
+/// The evaluation of several classifiers on one gold set and its
+/// translations.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub gold: String,
@@ -163,6 +225,10 @@ pub struct EvalReport {
     pub gold_docs: usize,
     /// Gold label counts, in the order of [`Stance::ALL`].
     pub gold_counts: BTreeMap<Stance, usize>,
+    /// Gold sets of the same documents in other languages; classifiers
+    /// are reported on each (their `language` says which).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<GoldSummary>,
     pub classifiers: Vec<ClassifierReport>,
     /// Holders, targets and the actor comparison against the gold claims.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +247,7 @@ impl EvalReport {
             gold_sentences: gold.records.len(),
             gold_docs: gold.docs().len(),
             gold_counts,
+            translations: Vec::new(),
             classifiers,
             attribution: None,
         }
@@ -214,7 +281,7 @@ impl EvalReport {
         for c in &self.classifiers {
             let f1 = |l: Stance| format!("{:.3}", c.per_class[&l].f1);
             table.row(vec![
-                c.classifier.clone(),
+                c.label(),
                 c.setting.describe().to_string(),
                 format!("{:.3}", c.accuracy),
                 format!("{:.3}", c.macro_f1),
@@ -228,6 +295,52 @@ impl EvalReport {
             ]);
         }
         table
+    }
+
+    /// Macro-F1 per language side by side, with the mean over languages
+    /// (the figure the default classifier is chosen by); `None` for a
+    /// report on one language.
+    pub fn languages_table(&self) -> Option<Table> {
+        let mut languages: Vec<&str> = vec!["en"];
+        languages.extend(self.translations.iter().map(|t| t.language.as_str()));
+        if languages.len() < 2 {
+            return None;
+        }
+        let mut header = vec!["classifier", "setting"];
+        let names: Vec<String> = languages.iter().map(|l| format!("macro-F1 {l}")).collect();
+        header.extend(names.iter().map(String::as_str));
+        header.push("mean");
+        let mut table = Table::new(&header, 2);
+        let mut seen: Vec<(&str, Setting)> = Vec::new();
+        for c in &self.classifiers {
+            let key = (c.classifier.as_str(), c.setting);
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let f1: Vec<Option<f64>> = languages
+                .iter()
+                .map(|l| {
+                    self.classifiers
+                        .iter()
+                        .find(|o| (o.classifier.as_str(), o.setting) == key && o.language == *l)
+                        .map(|o| o.macro_f1)
+                })
+                .collect();
+            let mut row = vec![c.classifier.clone(), c.setting.describe().to_string()];
+            row.extend(
+                f1.iter()
+                    .map(|f| f.map_or("n/a".to_string(), |f| format!("{f:.3}"))),
+            );
+            let known: Vec<f64> = f1.iter().flatten().copied().collect();
+            row.push(if known.len() == languages.len() {
+                format!("{:.3}", known.iter().sum::<f64>() / known.len() as f64)
+            } else {
+                "n/a".to_string()
+            });
+            table.row(row);
+        }
+        Some(table)
     }
 
     pub fn to_markdown(&self) -> String {
@@ -247,6 +360,17 @@ impl EvalReport {
             self.gold_docs,
             counts.join(", ")
         );
+        for t in &self.translations {
+            let _ = writeln!(md, "Translated gold: {}.\n", t.describe());
+        }
+        if let Some(table) = self.languages_table() {
+            let _ = writeln!(md, "## Macro-F1 by language\n");
+            md.push_str(&table.to_markdown());
+            let _ = writeln!(
+                md,
+                "\nA trained classifier's fold leaves a story out in every language.\n\n## All figures\n"
+            );
+        }
         md.push_str(&self.summary_table().to_markdown());
         let _ = writeln!(md, "\n## Per class (precision / recall / F1, support)\n");
         let _ = writeln!(
@@ -265,32 +389,48 @@ impl EvalReport {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} |",
-                c.classifier,
+                c.label(),
                 cell(Stance::Pro),
                 cell(Stance::Anti),
                 cell(Stance::Neutral)
             );
         }
-        if let Some(first) = self.classifiers.first() {
+        let mut languages: Vec<&str> = Vec::new();
+        for c in &self.classifiers {
+            if !languages.contains(&c.language.as_str()) {
+                languages.push(&c.language);
+            }
+        }
+        if !languages.is_empty() {
             let _ = writeln!(md, "\n## Macro-F1 per document\n");
-            let docs: Vec<&str> = first.per_doc.iter().map(|d| d.doc.as_str()).collect();
+        }
+        // One table per language: a translation's documents have ids of
+        // their own.
+        for language in languages {
+            let rows: Vec<&ClassifierReport> = self
+                .classifiers
+                .iter()
+                .filter(|c| c.language == language)
+                .collect();
+            let docs: Vec<&str> = rows[0].per_doc.iter().map(|d| d.doc.as_str()).collect();
             let _ = writeln!(md, "| classifier | {} |", docs.join(" | "));
             let _ = writeln!(md, "|---|{}", "---:|".repeat(docs.len()));
-            for c in &self.classifiers {
+            for c in rows {
                 let cells: Vec<String> = c
                     .per_doc
                     .iter()
                     .map(|d| format!("{:.3}", d.macro_f1))
                     .collect();
-                let _ = writeln!(md, "| {} | {} |", c.classifier, cells.join(" | "));
+                let _ = writeln!(md, "| {} | {} |", c.label(), cells.join(" | "));
             }
+            let _ = writeln!(md);
         }
         let _ = writeln!(
             md,
             "\n## Confusion matrices (rows: gold, columns: predicted)\n"
         );
         for c in &self.classifiers {
-            let _ = writeln!(md, "**{}** ({})\n", c.classifier, c.setting.describe());
+            let _ = writeln!(md, "**{}** ({})\n", c.label(), c.setting.describe());
             let _ = writeln!(md, "| gold \\ predicted | pro | anti | neutral |");
             let _ = writeln!(md, "|---|---:|---:|---:|");
             for l in Stance::ALL {

@@ -41,7 +41,7 @@ pub fn predictions(scored: &[Vec<ScoredSentence>]) -> Vec<Prediction> {
         .collect()
 }
 
-/// A classifier's scores on the gold set, with the sentences it scored (one
+/// A classifier's scores on one gold set, with the sentences it scored (one
 /// list per document), so later stages (attribution, the actor comparison)
 /// use the very predictions the scores were computed from.
 pub struct Evaluated {
@@ -54,19 +54,33 @@ pub struct Evaluated {
     pub models: Vec<Arc<dyn Classifier>>,
 }
 
-/// Scores a classifier that needs no training on the gold documents.
+/// A gold set in one language with its documents split and embedded: what a
+/// classifier is measured on. The English gold and its translations are
+/// yardsticks of the same stories.
+pub struct Yardstick<'a> {
+    /// ISO 639-1 code (`en`, `fr`); reports name each figure's language.
+    pub language: &'a str,
+    pub gold: &'a GoldSet,
+    pub embedded: &'a Embedded,
+    /// The story of each embedded document, in order: its own id for an
+    /// original, the original's id for a translation. Cross-validation holds
+    /// a story out in every language at once.
+    pub stories: &'a [String],
+}
+
+/// Scores a classifier that needs no training on a yardstick's documents.
 pub fn evaluate_untrained(
-    gold: &GoldSet,
-    embedded: &Embedded,
+    yardstick: &Yardstick<'_>,
     classifier: Arc<dyn Classifier>,
 ) -> Result<Evaluated> {
-    let scored = embedded.classify(classifier.as_ref())?;
+    let scored = yardstick.embedded.classify(classifier.as_ref())?;
     let report = score_predictions(
         classifier.name(),
         Setting::NoTraining,
-        gold,
+        yardstick.gold,
         &predictions(&scored),
-    );
+    )
+    .in_language(yardstick.language);
     let models = vec![classifier; scored.len()];
     Ok(Evaluated {
         report,
@@ -75,13 +89,15 @@ pub fn evaluate_untrained(
     })
 }
 
-/// The gold set's sentences as training examples, and extra labelled
-/// sentences (e.g. the synthetic training set) added to every fold.
+/// The gold sentences of every language as training examples, and extra
+/// labelled sentences (e.g. the training corpus) added to every fold.
 pub struct GoldExamples<'a> {
-    pub gold: &'a GoldSet,
-    /// One row per gold record (in `gold.records` order), or zero columns.
+    /// Gold sentences of every yardstick; each one's `group` is its story,
+    /// so a fold leaves a story out in every language.
+    pub gold: &'a [LabelledSentence],
+    /// One row per gold sentence, or zero columns.
     pub embeddings: Array2<f32>,
-    /// The embedding of each gold record's previous sentence, same shape.
+    /// The embedding of each gold sentence's previous sentence, same shape.
     pub previous: Array2<f32>,
     /// Sentences that are never tested on: in every fold's training data.
     pub extra: &'a [LabelledSentence],
@@ -91,39 +107,31 @@ pub struct GoldExamples<'a> {
     pub extra_previous: Array2<f32>,
 }
 
-/// Scores a trained classifier: with `LooDoc`, each document's predictions
-/// come from a model that never saw it (and so do the returned sentences).
+/// Scores a trained classifier on every yardstick (one [`Evaluated`] each,
+/// in order). With `LooDoc` there is one model per story, trained on the
+/// other stories in every language, and each document's predictions come
+/// from the model of its story: no version of a test article is trained on.
 pub fn evaluate_trained(
     examples: &GoldExamples<'_>,
-    embedded: &Embedded,
-    doc_ids: &[String],
+    yardsticks: &[Yardstick<'_>],
     trainer: &dyn Trainer,
     cv: CrossValidation,
-) -> Result<Evaluated> {
-    let gold = examples.gold;
+) -> Result<Vec<Evaluated>> {
     let train_on = |keep: &dyn Fn(&str) -> bool| -> Result<Box<dyn Classifier>> {
-        let rows: Vec<usize> = (0..gold.records.len())
-            .filter(|&i| keep(&gold.records[i].doc))
+        let rows: Vec<usize> = (0..examples.gold.len())
+            .filter(|&i| keep(&examples.gold[i].group))
             .collect();
         if rows.is_empty() {
             bail!("no training sentences left for {}", trainer.name());
         }
-        let extra = examples.extra;
-        let texts: Vec<&str> = rows
+        let training: Vec<&LabelledSentence> = rows
             .iter()
-            .map(|&i| gold.records[i].text.as_str())
-            .chain(extra.iter().map(|e| e.text.as_str()))
+            .map(|&i| &examples.gold[i])
+            .chain(examples.extra)
             .collect();
-        let labels: Vec<Stance> = rows
-            .iter()
-            .map(|&i| gold.records[i].stance)
-            .chain(extra.iter().map(|e| e.stance))
-            .collect();
-        let groups: Vec<&str> = rows
-            .iter()
-            .map(|&i| gold.records[i].doc.as_str())
-            .chain(extra.iter().map(|e| e.group.as_str()))
-            .collect();
+        let texts: Vec<&str> = training.iter().map(|s| s.text.as_str()).collect();
+        let labels: Vec<Stance> = training.iter().map(|s| s.stance).collect();
+        let groups: Vec<&str> = training.iter().map(|s| s.group.as_str()).collect();
         let embeddings = ndarray::concatenate(
             ndarray::Axis(0),
             &[
@@ -146,37 +154,76 @@ pub fn evaluate_trained(
             groups: Some(&groups),
         })
     };
-    let (scored, models): (Vec<Vec<ScoredSentence>>, Vec<Arc<dyn Classifier>>) = match cv {
+    for y in yardsticks {
+        ensure!(
+            y.stories.len() == y.embedded.docs.len(),
+            "one story per embedded document"
+        );
+    }
+    let mut results: Vec<(Vec<Vec<ScoredSentence>>, Vec<Arc<dyn Classifier>>)> = yardsticks
+        .iter()
+        .map(|y| {
+            let n = y.embedded.docs.len();
+            (Vec::with_capacity(n), Vec::with_capacity(n))
+        })
+        .collect();
+    match cv {
         CrossValidation::None => {
             let model: Arc<dyn Classifier> = train_on(&|_| true)?.into();
-            let scored = embedded.classify(model.as_ref())?;
-            (scored, vec![model; embedded.docs.len()])
+            for (y, (scored, models)) in yardsticks.iter().zip(&mut results) {
+                *scored = y.embedded.classify(model.as_ref())?;
+                *models = vec![model.clone(); scored.len()];
+            }
         }
         CrossValidation::LooDoc => {
-            ensure!(
-                doc_ids.len() == embedded.docs.len(),
-                "one document id per embedded document"
-            );
-            let mut scored = Vec::with_capacity(doc_ids.len());
-            let mut models = Vec::with_capacity(doc_ids.len());
-            for (i, held_out) in doc_ids.iter().enumerate() {
-                let model: Arc<dyn Classifier> = train_on(&|doc| doc != held_out)?.into();
-                // Classifying every document costs little next to training;
-                // only the held-out one is kept.
-                scored.push(embedded.classify(model.as_ref())?.swap_remove(i));
-                models.push(model);
+            let mut stories: Vec<&str> = yardsticks
+                .iter()
+                .flat_map(|y| y.stories.iter().map(String::as_str))
+                .collect();
+            stories.sort_unstable();
+            stories.dedup();
+            let mut by_doc: Vec<Vec<Option<(Vec<ScoredSentence>, Arc<dyn Classifier>)>>> =
+                yardsticks
+                    .iter()
+                    .map(|y| (0..y.stories.len()).map(|_| None).collect())
+                    .collect();
+            for held_out in stories {
+                let model: Arc<dyn Classifier> = train_on(&|story| story != held_out)?.into();
+                for (y, slots) in yardsticks.iter().zip(&mut by_doc) {
+                    if !y.stories.iter().any(|s| s == held_out) {
+                        continue;
+                    }
+                    // Classifying every document costs little next to
+                    // training; only the held-out story's are kept.
+                    let all = y.embedded.classify(model.as_ref())?;
+                    for (i, doc) in all.into_iter().enumerate() {
+                        if y.stories[i] == held_out {
+                            slots[i] = Some((doc, model.clone()));
+                        }
+                    }
+                }
             }
-            (scored, models)
+            for (slots, (scored, models)) in by_doc.into_iter().zip(&mut results) {
+                for slot in slots {
+                    let (doc, model) = slot.expect("every story is held out once");
+                    scored.push(doc);
+                    models.push(model);
+                }
+            }
         }
-    };
+    }
     let setting = match cv {
         CrossValidation::LooDoc => Setting::LeaveOneDocOut,
         CrossValidation::None => Setting::TrainingSet,
     };
-    let report = score_predictions(trainer.name(), setting, gold, &predictions(&scored));
-    Ok(Evaluated {
-        report,
-        scored,
-        models,
-    })
+    Ok(yardsticks
+        .iter()
+        .zip(results)
+        .map(|(y, (scored, models))| Evaluated {
+            report: score_predictions(trainer.name(), setting, y.gold, &predictions(&scored))
+                .in_language(y.language),
+            scored,
+            models,
+        })
+        .collect())
 }

@@ -92,3 +92,42 @@ fn overlapping_spans_are_refused_and_all_errors_are_listed() {
     assert!(errors.iter().any(|e| e.to_string().contains("overlaps")));
     assert!(errors.iter().any(|e| e.line == Some(3)));
 }
+
+/// The French gold set: the gold articles translated, each record's labels
+/// carried over from its English record, and every translation naming its
+/// original, so that cross-validation holds a story out in both languages.
+#[test]
+fn the_french_gold_translates_the_english_gold_record_by_record() {
+    use stance::corpus::ArticleReader;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let load = |corpus: &str, gold: &str| {
+        let articles: Vec<_> = ArticleReader::new(&[root.join(corpus)])
+            .map(|a| a.unwrap())
+            .collect();
+        let texts: Texts = articles
+            .iter()
+            .map(|a| (a.id.clone(), a.text.clone()))
+            .collect();
+        let gold = GoldSet::load(&root.join(gold), &texts).unwrap_or_else(|e| panic!("{e:?}"));
+        (articles, gold)
+    };
+    let (english, en_gold) = load("eval/corpus", "labels/gold.jsonl");
+    let (french, fr_gold) = load("eval/corpus-fr", "labels/gold-fr.jsonl");
+    assert_eq!(french.len(), english.len());
+    for (fr, en) in french.iter().zip(&english) {
+        assert_eq!(fr.meta.translation_of.as_deref(), Some(en.id.as_str()));
+        assert_eq!(fr.meta.language.as_deref(), Some("fr"));
+        assert_eq!(fr.id, format!("{}-fr", en.id));
+    }
+    assert_eq!(fr_gold.records.len(), en_gold.records.len());
+    for (fr, en) in fr_gold.records.iter().zip(&en_gold.records) {
+        assert_eq!(fr.doc, format!("{}-fr", en.doc));
+        assert_eq!(
+            (fr.stance, fr.mixed, &fr.claims),
+            (en.stance, en.mixed, &en.claims),
+            "{:?} carries {:?}",
+            fr.text,
+            en.text
+        );
+    }
+}

@@ -130,24 +130,37 @@ pub fn read_labelled(paths: &[std::path::PathBuf]) -> Result<Vec<LabelledSentenc
 }
 
 /// Embeddings of labelled sentences and of their previous sentences (a zero
-/// row where there is none), for trainers that read context.
+/// row where there is none), for trainers that read context. Each distinct
+/// text is encoded once: a sentence is usually also the next one's context.
 pub fn embed_labelled(
     encoder: &dyn crate::embed::Encoder,
     data: &[LabelledSentence],
 ) -> Result<(ndarray::Array2<f32>, ndarray::Array2<f32>)> {
-    let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
-    let embeddings = encoder.encode(&texts)?;
-    let with_previous: Vec<usize> = (0..data.len())
-        .filter(|&i| data[i].previous.is_some())
-        .collect();
-    let previous_texts: Vec<&str> = with_previous
-        .iter()
-        .filter_map(|&i| data[i].previous.as_deref())
-        .collect();
-    let encoded = encoder.encode(&previous_texts)?;
+    let mut row_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut rows = Vec::with_capacity(data.len());
+    let mut previous_rows = Vec::with_capacity(data.len());
+    for d in data {
+        for (text, out) in [
+            (Some(d.text.as_str()), &mut rows),
+            (d.previous.as_deref(), &mut previous_rows),
+        ] {
+            out.push(text.map(|text| {
+                *row_of.entry(text).or_insert_with(|| {
+                    distinct.push(text);
+                    distinct.len() - 1
+                })
+            }));
+        }
+    }
+    let rows: Vec<usize> = rows.into_iter().flatten().collect();
+    let encoded = encoder.encode(&distinct)?;
+    let embeddings = encoded.select(ndarray::Axis(0), &rows);
     let mut previous = ndarray::Array2::zeros(embeddings.raw_dim());
-    for (row, &i) in with_previous.iter().enumerate() {
-        previous.row_mut(i).assign(&encoded.row(row));
+    for (i, r) in previous_rows.iter().enumerate() {
+        if let Some(r) = r {
+            previous.row_mut(i).assign(&encoded.row(*r));
+        }
     }
     Ok((embeddings, previous))
 }

@@ -1,9 +1,14 @@
-//! The synthetic training set: well-formed records, labels consistent with
-//! the annotation standard's rules, and nothing copied or paraphrased from
-//! the gold articles (the gold set must stay a test set).
+//! The training data: the synthetic sentence sets and the training articles.
+//! Well-formed records, labels consistent with the annotation standard's
+//! rules, articles labelled unit by unit, and nothing copied or paraphrased
+//! from the gold articles in either language (the gold sets stay test sets).
 
 use stance::classify::train::read_labelled;
-use std::collections::HashSet;
+use stance::corpus::ArticleReader;
+use stance::gold::{GoldSet, Texts};
+use stance::pipeline::split_articles;
+use stance::segment::RuleSegmenter;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -35,7 +40,8 @@ fn synthetic_records_follow_the_standard() {
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "jsonl") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("synthetic-") && name.ends_with(".jsonl")) {
             continue;
         }
         for (i, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
@@ -87,16 +93,117 @@ fn synthetic_records_follow_the_standard() {
         }
     }
     assert!(n >= 600, "{n} synthetic sentences");
-    assert_eq!(read_labelled(&[dir]).unwrap().len(), n);
+    let synthetic: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("synthetic-"))
+        .collect();
+    assert_eq!(read_labelled(&synthetic).unwrap().len(), n);
+}
+
+/// The training article batches: `labels/train/articles/<batch>/` holds the
+/// raw texts, `labels/train/articles-<batch>.jsonl` their adjudicated labels.
+fn article_batches() -> Vec<(String, std::path::PathBuf, std::path::PathBuf)> {
+    let mut batches: Vec<_> = std::fs::read_dir(root().join("labels/train/articles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|dir| {
+            let batch = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let labels = root().join(format!("labels/train/articles-{batch}.jsonl"));
+            (batch, dir, labels)
+        })
+        .collect();
+    batches.sort();
+    batches
 }
 
 #[test]
-fn no_synthetic_sentence_copies_a_gold_sentence() {
-    let gold: Vec<HashSet<String>> = std::fs::read_to_string(root().join("labels/gold.jsonl"))
-        .unwrap()
-        .lines()
+fn training_articles_are_labelled_unit_by_unit_in_both_languages() {
+    let segmenter = RuleSegmenter::default();
+    let gold_docs: HashSet<String> = ArticleReader::new(&[root().join("eval/corpus")])
+        .map(|a| a.unwrap().id)
+        .collect();
+    let mut per_language: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut ids = HashSet::new();
+    let batches = article_batches();
+    assert!(!batches.is_empty());
+    for (batch, dir, labels) in &batches {
+        let articles: Vec<_> = ArticleReader::new(std::slice::from_ref(dir))
+            .map(|a| a.unwrap())
+            .collect();
+        let texts: Texts = articles
+            .iter()
+            .map(|a| (a.id.clone(), a.text.clone()))
+            .collect();
+        // Strictly, as the gold sets: exact spans, values, consistency.
+        let gold = GoldSet::load(labels, &texts).unwrap_or_else(|errors| {
+            panic!(
+                "{batch}: {}",
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        let labelled: HashSet<(String, usize, usize)> = gold
+            .records
+            .iter()
+            .map(|r| (r.doc.clone(), r.start, r.end))
+            .collect();
+        for (article, units) in articles.iter().zip(split_articles(&segmenter, &articles)) {
+            assert!(ids.insert(article.id.clone()), "{}: id used twice", article.id);
+            assert!(!gold_docs.contains(&article.id), "{}: a gold id", article.id);
+            let language = article
+                .meta
+                .language
+                .clone()
+                .unwrap_or_else(|| panic!("{}: no language in metadata.csv", article.id));
+            assert!(["en", "fr"].contains(&language.as_str()), "{}", article.id);
+            for u in &units {
+                assert!(
+                    labelled.contains(&(u.doc.clone(), u.start, u.end)),
+                    "{}: unit {}..{} is not labelled: {:?}",
+                    u.doc,
+                    u.start,
+                    u.end,
+                    u.text
+                );
+            }
+            let entry = per_language.entry(language).or_default();
+            entry.0 += 1;
+            entry.1 += units.len();
+        }
+        assert_eq!(
+            gold.records.len(),
+            labelled.len(),
+            "{batch}: one record per unit"
+        );
+    }
+    let (articles, sentences) = per_language
+        .values()
+        .fold((0, 0), |(a, s), (x, y)| (a + x, s + y));
+    assert!(articles >= 80, "{articles} training articles");
+    assert!(sentences >= 2500, "{sentences} training sentences");
+    for (language, (n, _)) in &per_language {
+        assert!(*n >= 40, "{n} {language} articles");
+    }
+}
+
+#[test]
+fn no_training_sentence_copies_a_gold_sentence_in_either_language() {
+    let gold: Vec<HashSet<String>> = ["labels/gold.jsonl", "labels/gold-fr.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(root().join(f))
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+            serde_json::from_str::<serde_json::Value>(&l).unwrap()["text"]
                 .as_str()
                 .unwrap()
                 .to_string()
@@ -105,8 +212,10 @@ fn no_synthetic_sentence_copies_a_gold_sentence() {
         .filter(|t| t.len() > 60)
         .map(|t| grams(&t))
         .collect();
-    let synthetic = read_labelled(&[root().join("labels/train")]).unwrap();
-    for s in &synthetic {
+    // Every `.jsonl` of labels/train: the synthetic sets and the articles.
+    let training = read_labelled(&[root().join("labels/train")]).unwrap();
+    assert!(training.len() >= 3000, "{} training sentences", training.len());
+    for s in &training {
         let g = grams(&s.text);
         let closest = gold.iter().map(|h| jaccard(&g, h)).fold(0.0, f64::max);
         assert!(

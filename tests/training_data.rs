@@ -96,7 +96,12 @@ fn synthetic_records_follow_the_standard() {
     let synthetic: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("synthetic-"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("synthetic-")
+        })
         .collect();
     assert_eq!(read_labelled(&synthetic).unwrap().len(), n);
 }
@@ -153,8 +158,16 @@ fn training_articles_are_labelled_unit_by_unit_in_both_languages() {
             .map(|r| (r.doc.clone(), r.start, r.end))
             .collect();
         for (article, units) in articles.iter().zip(split_articles(&segmenter, &articles)) {
-            assert!(ids.insert(article.id.clone()), "{}: id used twice", article.id);
-            assert!(!gold_docs.contains(&article.id), "{}: a gold id", article.id);
+            assert!(
+                ids.insert(article.id.clone()),
+                "{}: id used twice",
+                article.id
+            );
+            assert!(
+                !gold_docs.contains(&article.id),
+                "{}: a gold id",
+                article.id
+            );
             let language = article
                 .meta
                 .language
@@ -214,7 +227,11 @@ fn no_training_sentence_copies_a_gold_sentence_in_either_language() {
         .collect();
     // Every `.jsonl` of labels/train: the synthetic sets and the articles.
     let training = read_labelled(&[root().join("labels/train")]).unwrap();
-    assert!(training.len() >= 3000, "{} training sentences", training.len());
+    assert!(
+        training.len() >= 3000,
+        "{} training sentences",
+        training.len()
+    );
     for s in &training {
         let g = grams(&s.text);
         let closest = gold.iter().map(|h| jaccard(&g, h)).fold(0.0, f64::max);

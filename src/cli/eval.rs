@@ -127,7 +127,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     } else if args.classifier == "all" {
         UNTRAINED.iter().chain(TRAINED).copied().collect()
     } else {
-        vec![args.classifier.as_str()]
+        args.classifier.split(',').map(str::trim).collect()
     };
     // With gold stances, clauses of two-holder sentences are judged by the
     // evaluated classifier when it needs no training, else by zero-shot: a
@@ -198,21 +198,30 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                 .collect::<Vec<_>>()
         })
         .collect();
+    // The training sentences are embedded once, for every trainer that
+    // reads the encoder's vectors.
+    type Vectors = (Array2<f32>, Array2<f32>);
+    let mut training_vectors: Option<(Vectors, Vectors)> = None;
     // Each classifier's English figures come first, then its translations'.
     for name in &names {
         if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name()), &args)? {
-            let embed = |data: &[LabelledSentence]| -> Result<(Array2<f32>, Array2<f32>)> {
+            let ((embeddings, previous), (extra_embeddings, extra_previous)) =
                 match (trainer.encoder(), encoder_ref) {
-                    (None, _) => Ok((
-                        Array2::zeros((data.len(), 0)),
-                        Array2::zeros((data.len(), 0)),
-                    )),
-                    (Some(_), Some(enc)) => embed_labelled(enc, data),
+                    (None, _) => {
+                        let none = |n: usize| (Array2::zeros((n, 0)), Array2::zeros((n, 0)));
+                        (none(gold_examples.len()), none(extra.len()))
+                    }
+                    (Some(_), Some(enc)) => {
+                        if training_vectors.is_none() {
+                            training_vectors = Some((
+                                embed_labelled(enc, &gold_examples)?,
+                                embed_labelled(enc, &extra)?,
+                            ));
+                        }
+                        training_vectors.clone().expect("embedded above")
+                    }
                     (Some(needed), None) => bail!("{name} needs encoder {needed}"),
-                }
-            };
-            let (embeddings, previous) = embed(&gold_examples)?;
-            let (extra_embeddings, extra_previous) = embed(&extra)?;
+                };
             let examples = GoldExamples {
                 gold: &gold_examples,
                 embeddings,

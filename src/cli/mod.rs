@@ -192,7 +192,8 @@ pub struct EvalArgs {
     /// Evaluate on the English gold set only.
     #[arg(long)]
     pub english_only: bool,
-    /// A classifier name, or `all` for every classifier and the floors.
+    /// A classifier name, several separated by commas, or `all` for every
+    /// classifier and the floors.
     #[arg(long, default_value = "all", value_name = "NAME|all")]
     pub classifier: String,
     /// How classifiers trained on the gold set are scored.

@@ -227,3 +227,129 @@ pub fn evaluate_trained(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Majority;
+    use crate::corpus::{Article, Metadata, Origin};
+    use crate::gold::GoldRecord;
+    use crate::segment::RuleSegmenter;
+    use std::sync::Mutex;
+
+    /// A trainer that records the stories it was trained on.
+    struct Recording(Mutex<Vec<Vec<String>>>);
+
+    impl Trainer for Recording {
+        fn name(&self) -> &str {
+            "recording"
+        }
+        fn encoder(&self) -> Option<&str> {
+            None
+        }
+        fn train(&self, examples: Examples<'_>) -> Result<Box<dyn Classifier>> {
+            let mut groups: Vec<String> = examples
+                .groups
+                .unwrap()
+                .iter()
+                .map(|g| g.to_string())
+                .collect();
+            groups.sort();
+            groups.dedup();
+            self.0.lock().unwrap().push(groups);
+            Ok(Box::new(Majority::fit(examples.labels)))
+        }
+    }
+
+    fn article(id: &str, text: &str) -> Article {
+        Article {
+            id: id.into(),
+            text: text.into(),
+            meta: Metadata::default(),
+            origin: Origin {
+                path: id.into(),
+                line: None,
+            },
+        }
+    }
+
+    fn gold_of(articles: &[Article]) -> GoldSet {
+        GoldSet {
+            records: articles
+                .iter()
+                .map(|a| GoldRecord {
+                    doc: a.id.clone(),
+                    start: 0,
+                    end: a.text.chars().count(),
+                    text: a.text.clone(),
+                    stance: Stance::Neutral,
+                    mixed: false,
+                    claims: vec![],
+                    note: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_fold_holds_a_story_out_in_every_language() {
+        let en = vec![
+            article("a", "One."),
+            article("b", "Two."),
+            article("c", "Three."),
+        ];
+        let fr = vec![article("a-fr", "Un."), article("c-fr", "Trois.")];
+        let (en_gold, fr_gold) = (gold_of(&en), gold_of(&fr));
+        let segmenter = RuleSegmenter::default();
+        let en_embedded = Embedded::new(&segmenter, None, &en).unwrap();
+        let fr_embedded = Embedded::new(&segmenter, None, &fr).unwrap();
+        let en_stories: Vec<String> = vec!["a".into(), "b".into(), "c".into()];
+        let fr_stories: Vec<String> = vec!["a".into(), "c".into()];
+        let yardsticks = [
+            Yardstick {
+                language: "en",
+                gold: &en_gold,
+                embedded: &en_embedded,
+                stories: &en_stories,
+            },
+            Yardstick {
+                language: "fr",
+                gold: &fr_gold,
+                embedded: &fr_embedded,
+                stories: &fr_stories,
+            },
+        ];
+        let mut gold: Vec<LabelledSentence> = LabelledSentence::from_gold(&en_gold);
+        for mut s in LabelledSentence::from_gold(&fr_gold) {
+            s.group = s.group.trim_end_matches("-fr").to_string();
+            gold.push(s);
+        }
+        let examples = GoldExamples {
+            gold: &gold,
+            embeddings: Array2::zeros((gold.len(), 0)),
+            previous: Array2::zeros((gold.len(), 0)),
+            extra: &[],
+            extra_embeddings: Array2::zeros((0, 0)),
+            extra_previous: Array2::zeros((0, 0)),
+        };
+        let trainer = Recording(Mutex::new(Vec::new()));
+        let evaluated =
+            evaluate_trained(&examples, &yardsticks, &trainer, CrossValidation::LooDoc).unwrap();
+        // One model per story, each trained on the others in both languages.
+        let trained = trainer.0.into_inner().unwrap();
+        assert_eq!(
+            trained,
+            vec![
+                vec!["b".to_string(), "c".into()],
+                vec!["a".to_string(), "c".into()],
+                vec!["a".to_string(), "b".into()],
+            ]
+        );
+        assert_eq!(evaluated.len(), 2);
+        assert_eq!(evaluated[0].report.language, "en");
+        assert_eq!(evaluated[1].report.language, "fr");
+        assert_eq!(evaluated[1].scored.len(), 2);
+        assert_eq!(evaluated[1].report.sentences, 2);
+        assert_eq!(evaluated[1].report.label(), "recording [fr]");
+    }
+}

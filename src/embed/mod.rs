@@ -4,10 +4,10 @@
 //! sentence, in input order. Implementations batch internally; callers pass
 //! as many sentences as they have.
 //!
-//! Two architectures run behind sentence-transformers' pipeline
-//! ([`sentence`]): BERT ([`bert`], e.g. all-MiniLM-L6-v2) and MPNet
-//! ([`mpnet`], e.g. all-mpnet-base-v2). [`load`] picks the one a model
-//! directory needs.
+//! Three architectures run behind sentence-transformers' pipeline
+//! ([`sentence`]): BERT ([`bert`], e.g. all-MiniLM-L6-v2), MPNet
+//! ([`mpnet`], e.g. all-mpnet-base-v2) and Gemma 3 ([`gemma`],
+//! EmbeddingGemma-300M). [`load`] picks the one a model directory needs.
 
 use std::path::Path;
 
@@ -41,11 +41,13 @@ pub trait Encoder: Send + Sync {
 
 pub mod bert;
 pub mod fast;
+pub mod gemma;
 pub mod mpnet;
 pub mod precision;
 pub mod sentence;
 
 pub use bert::BertEncoder;
+pub use gemma::GemmaEncoder;
 pub use mpnet::MpnetEncoder;
 pub use precision::Precision;
 pub use sentence::{EncoderOptions, SentenceEncoder};
@@ -65,8 +67,11 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
             Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
             Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
         },
-        Some("mpnet") => match opts.precision {
-            None | Some(Precision::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        Some(kind @ ("mpnet" | "gemma3_text")) => match opts.precision {
+            None | Some(Precision::Reference) if kind == "mpnet" => {
+                Box::new(MpnetEncoder::load(model_dir, opts)?)
+            }
+            None | Some(Precision::Reference) => Box::new(GemmaEncoder::load(model_dir, opts)?),
             Some(other) => bail!(
                 "precision {other} is implemented for BERT encoders (minilm); {} runs at \
                  `reference` precision",
@@ -74,7 +79,7 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
             ),
         },
         other => bail!(
-            "{}: model_type {other:?} is not supported (bert, mpnet)",
+            "{}: model_type {other:?} is not supported (bert, mpnet, gemma3_text)",
             model_dir.join("config.json").display()
         ),
     })

@@ -1,14 +1,16 @@
 //! What sentence-transformers does around a transformer, written once for
-//! every encoder: its tokenisation rules, length-sorted batches, mean pooling
-//! over the real tokens and L2 normalisation. A model only has to turn padded
-//! token ids into token vectors ([`Backbone`]); [`SentenceEncoder`] does the
-//! rest and implements [`Encoder`].
+//! every encoder: its tokenisation rules (and the model's classification
+//! prompt, when it has prompts), length-sorted batches, mean pooling over the
+//! real tokens, the Dense projections its `modules.json` lists, and L2
+//! normalisation. A model only has to turn padded token ids into token
+//! vectors ([`Backbone`]); [`SentenceEncoder`] does the rest and implements
+//! [`Encoder`].
 
 use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Linear, VarBuilder};
 use ndarray::Array2;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -54,6 +56,17 @@ pub trait Backbone: Sized + Send + Sync {
     type Config: DeserializeOwned;
 
     fn load(vb: VarBuilder, config: &Self::Config) -> candle_core::Result<Self>;
+    /// Loads from `vb`, which maps the safetensors file `weights`. A
+    /// backbone may read a large table from the file itself, row by row,
+    /// rather than copy it into memory; by default this is [`Backbone::load`].
+    fn load_from_file(
+        vb: VarBuilder,
+        config: &Self::Config,
+        weights: &Path,
+    ) -> candle_core::Result<Self> {
+        let _ = weights;
+        Self::load(vb, config)
+    }
     /// Width of the token vectors.
     fn hidden_size(config: &Self::Config) -> usize;
     /// The longest input, special tokens included, its positions cover.
@@ -92,6 +105,138 @@ struct PoolingConfig {
     pooling_mode_max_tokens: bool,
     #[serde(default)]
     pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+    /// Whether the prompt's tokens are pooled with the text's.
+    #[serde(default = "yes")]
+    include_prompt: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The prompt stance puts before every text, for models trained with
+/// prompts (`config_sentence_transformers.json`): the one for
+/// classification, since stance classifies sentences.
+pub const PROMPT_NAME: &str = "Classification";
+
+/// `config_sentence_transformers.json`: the prompts a model was trained with.
+#[derive(Debug, Deserialize)]
+struct SentenceTransformersConfig {
+    #[serde(default)]
+    prompts: std::collections::HashMap<String, String>,
+}
+
+/// The model's [`PROMPT_NAME`] prompt, or "" for a model without prompts
+/// (no `config_sentence_transformers.json`, or no prompts in it).
+fn sentence_prompt(model_dir: &Path) -> Result<String> {
+    let path = model_dir.join("config_sentence_transformers.json");
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let config: SentenceTransformersConfig = read_json(&path)?;
+    if config.prompts.is_empty() {
+        return Ok(String::new());
+    }
+    config.prompts.get(PROMPT_NAME).cloned().with_context(|| {
+        format!(
+            "{}: the model has prompts but none named {PROMPT_NAME}",
+            path.display()
+        )
+    })
+}
+
+/// One entry of `modules.json`: sentence-transformers' pipeline.
+#[derive(Debug, Deserialize)]
+struct ModuleEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `<module>/config.json` of a Dense module.
+#[derive(Debug, Deserialize)]
+struct DenseConfig {
+    in_features: usize,
+    out_features: usize,
+    #[serde(default = "yes")]
+    bias: bool,
+    activation_function: String,
+}
+
+/// A Dense module: a linear map of the pooled vector, then its activation.
+struct Dense {
+    linear: Linear,
+    tanh: bool,
+}
+
+impl Dense {
+    fn load(dir: &Path, device: &Device) -> Result<Dense> {
+        let path = dir.join("config.json");
+        let config: DenseConfig = read_json(&path)?;
+        let tanh = match config.activation_function.as_str() {
+            "torch.nn.modules.linear.Identity" => false,
+            "torch.nn.modules.activation.Tanh" => true,
+            other => bail!("{}: activation {other} is not supported", path.display()),
+        };
+        let weights = dir.join("model.safetensors");
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, device) }
+            .with_context(|| format!("loading {}", weights.display()))?;
+        let (i, o) = (config.in_features, config.out_features);
+        let linear = if config.bias {
+            candle_nn::linear(i, o, vb.pp("linear"))
+        } else {
+            candle_nn::linear_no_bias(i, o, vb.pp("linear"))
+        }
+        .with_context(|| format!("loading {}", weights.display()))?;
+        Ok(Dense { linear, tanh })
+    }
+
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let ys = self.linear.forward(xs)?;
+        if self.tanh {
+            ys.tanh()
+        } else {
+            Ok(ys)
+        }
+    }
+}
+
+/// The Dense modules between pooling and normalisation, after checking that
+/// `modules.json` (when the model has one) is the pipeline implemented here:
+/// the transformer, pooling, any Dense modules, normalisation.
+fn dense_modules(model_dir: &Path, device: &Device) -> Result<Vec<Dense>> {
+    let path = model_dir.join("modules.json");
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    let modules: Vec<ModuleEntry> = read_json(&path)?;
+    let kind = |m: &ModuleEntry| {
+        m.kind
+            .rsplit('.')
+            .next()
+            .unwrap_or(m.kind.as_str())
+            .to_string()
+    };
+    let kinds: Vec<String> = modules.iter().map(kind).collect();
+    let n = kinds.len();
+    let shape_ok = n >= 3
+        && kinds[0] == "Transformer"
+        && kinds[1] == "Pooling"
+        && kinds[n - 1] == "Normalize"
+        && kinds[2..n - 1].iter().all(|k| k == "Dense");
+    ensure!(
+        shape_ok,
+        "{}: the pipeline {kinds:?} is not supported (Transformer, Pooling, Dense..., Normalize)",
+        path.display()
+    );
+    modules[2..n - 1]
+        .iter()
+        .map(|m| Dense::load(&model_dir.join(&m.path), device))
+        .collect()
 }
 
 /// sentence-transformers' `max_seq_length` for the model in `model_dir`,
@@ -112,8 +257,15 @@ fn sentence_max_seq_length(model_dir: &Path) -> Result<usize> {
         pooling.pooling_mode_mean_tokens
             && !pooling.pooling_mode_cls_token
             && !pooling.pooling_mode_max_tokens
-            && !pooling.pooling_mode_mean_sqrt_len_tokens,
+            && !pooling.pooling_mode_mean_sqrt_len_tokens
+            && !pooling.pooling_mode_weightedmean_tokens
+            && !pooling.pooling_mode_lasttoken,
         "{}: only mean pooling is supported",
+        path.display()
+    );
+    ensure!(
+        pooling.include_prompt,
+        "{}: pooling without the prompt's tokens is not supported",
         path.display()
     );
     Ok(st.max_seq_length)
@@ -121,10 +273,12 @@ fn sentence_max_seq_length(model_dir: &Path) -> Result<usize> {
 
 /// The model's tokenizer set up as sentence-transformers uses it: no fixed
 /// padding (batches are padded to their longest member), truncation at
-/// `max_tokens`, each text stripped first.
+/// `max_tokens` (the prompt's tokens included), each text stripped first and
+/// then put after the prompt.
 pub struct SentenceTokenizer {
     tokenizer: Tokenizer,
     pad_id: u32,
+    prompt: String,
 }
 
 impl SentenceTokenizer {
@@ -151,14 +305,30 @@ impl SentenceTokenizer {
                 stride: 0,
             }))
             .map_err(|e| anyhow::anyhow!("setting truncation: {e}"))?;
-        Ok(SentenceTokenizer { tokenizer, pad_id })
+        Ok(SentenceTokenizer {
+            tokenizer,
+            pad_id,
+            prompt: String::new(),
+        })
+    }
+
+    /// Puts `prompt` before every text (sentence-transformers' `prompt`).
+    pub fn with_prompt(mut self, prompt: String) -> Self {
+        self.prompt = prompt;
+        self
     }
 
     fn encodings(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>> {
-        // sentence-transformers strips each text before tokenizing.
-        let trimmed: Vec<&str> = texts.iter().map(|t| t.trim()).collect();
+        // sentence-transformers strips each text before tokenizing (the
+        // versions the fixtures were made with; later ones leave it, and
+        // stance's sentences have no surrounding spaces anyway), and puts
+        // the prompt before it.
+        let inputs: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{}{}", self.prompt, t.trim()))
+            .collect();
         self.tokenizer
-            .encode_batch_fast(trimmed, true)
+            .encode_batch_fast(inputs, true)
             .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))
     }
 
@@ -204,26 +374,37 @@ impl SentenceTokenizer {
 /// sentence. Built from differentiable operations only, so fine-tuning
 /// (`crate::finetune`) backpropagates through the same pooling.
 pub fn mean_pool_normalised(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    // The 1e-9 floor and the 1e-12 norm floor mirror sentence-transformers'
-    // Pooling and torch's F.normalize.
+    normalise(&mean_pool(hidden, mask)?)
+}
+
+/// Mean of the token vectors `hidden` (`rows × width × dim`) over the real
+/// tokens of `mask` (`rows × width`, u32): one row per sentence.
+pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    // The 1e-9 floor mirrors sentence-transformers' Pooling.
     let mask = mask.to_dtype(hidden.dtype())?.unsqueeze(2)?;
     let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
     let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-    let mean = summed.broadcast_div(&counts)?;
-    let norms = mean
+    Ok(summed.broadcast_div(&counts)?)
+}
+
+/// Each row of `rows` (`rows × dim`) divided by its L2 norm.
+pub fn normalise(rows: &Tensor) -> Result<Tensor> {
+    // The 1e-12 norm floor mirrors torch's F.normalize.
+    let norms = rows
         .sqr()?
         .sum_keepdim(1)?
         .sqrt()?
         .clamp(1e-12f32, f32::MAX)?;
-    Ok(mean.broadcast_div(&norms)?)
+    Ok(rows.broadcast_div(&norms)?)
 }
 
-/// A sentence-transformers model on candle: CPU, f32, mean pooling, unit
-/// vectors.
+/// A sentence-transformers model on candle: CPU, f32, mean pooling, Dense
+/// projections if any, unit vectors.
 pub struct SentenceEncoder<B: Backbone> {
     name: String,
     model: B,
     tokenizer: SentenceTokenizer,
+    dense: Vec<Dense>,
     dim: usize,
     max_tokens: usize,
     opts: EncoderOptions,
@@ -233,7 +414,9 @@ pub struct SentenceEncoder<B: Backbone> {
 impl<B: Backbone> SentenceEncoder<B> {
     /// Loads `config.json`, `sentence_bert_config.json`,
     /// `1_Pooling/config.json`, `tokenizer.json` and `model.safetensors`
-    /// from `model_dir`. The directory's name becomes the encoder's name,
+    /// from `model_dir`, with `modules.json`'s Dense modules and
+    /// `config_sentence_transformers.json`'s [`PROMPT_NAME`] prompt when the
+    /// model has them. The directory's name becomes the encoder's name,
     /// which is the model's name when the directory comes from `provision`.
     ///
     /// The directory should have been checked with `provision::verify` (or
@@ -251,8 +434,10 @@ impl<B: Backbone> SentenceEncoder<B> {
         // readable through existing maps.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .with_context(|| format!("loading {}", weights.display()))?;
-        Self::with_weights(name, model_dir, vb, opts)
-            .with_context(|| format!("building {} from {}", B::ARCHITECTURE, weights.display()))
+        Self::build(name, model_dir, opts, device, |config| {
+            B::load_from_file(vb, config, &weights)
+        })
+        .with_context(|| format!("building {} from {}", B::ARCHITECTURE, weights.display()))
     }
 
     /// An encoder named `name` with the configuration, tokenizer and pooling
@@ -263,6 +448,21 @@ impl<B: Backbone> SentenceEncoder<B> {
         model_dir: &Path,
         weights: VarBuilder,
         opts: EncoderOptions,
+    ) -> Result<Self> {
+        let device = weights.device().clone();
+        Self::build(name, model_dir, opts, device, |config| {
+            B::load(weights, config)
+        })
+    }
+
+    /// The encoder of `model_dir`'s configuration, tokenizer, pooling and
+    /// Dense modules, with the backbone `load` makes from the configuration.
+    fn build(
+        name: String,
+        model_dir: &Path,
+        opts: EncoderOptions,
+        device: Device,
+        load: impl FnOnce(&B::Config) -> candle_core::Result<B>,
     ) -> Result<Self> {
         if opts.batch_size == 0 {
             bail!("batch size must be at least 1");
@@ -276,15 +476,23 @@ impl<B: Backbone> SentenceEncoder<B> {
         if max_tokens < 2 || max_tokens > limit {
             bail!("max_tokens {max_tokens} out of range: the model takes 2 to {limit} tokens");
         }
-        let tokenizer = SentenceTokenizer::load(model_dir, max_tokens, B::pad_token_id(&config))?;
-        let device = weights.device().clone();
-        let model = B::load(weights, &config)?;
+        let tokenizer = SentenceTokenizer::load(model_dir, max_tokens, B::pad_token_id(&config))?
+            .with_prompt(sentence_prompt(model_dir)?);
+        let dense = dense_modules(model_dir, &device)?;
+        // The vector's width: the last Dense module's output, else the
+        // token vectors'.
+        let dim = match dense.last() {
+            Some(d) => d.linear.weight().dim(0)?,
+            None => B::hidden_size(&config),
+        };
+        let model = load(&config)?;
 
         Ok(SentenceEncoder {
             name,
             model,
             tokenizer,
-            dim: B::hidden_size(&config),
+            dense,
+            dim,
             max_tokens,
             opts,
             device,
@@ -305,7 +513,11 @@ impl<B: Backbone> SentenceEncoder<B> {
     fn encode_batch(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
         let (ids, mask) = self.tokenizer.pad(batch, &self.device)?;
         let hidden = self.model.forward(&ids, &mask)?;
-        Ok(mean_pool_normalised(&hidden, &mask)?.to_vec2::<f32>()?)
+        let mut pooled = mean_pool(&hidden, &mask)?;
+        for dense in &self.dense {
+            pooled = dense.forward(&pooled)?;
+        }
+        Ok(normalise(&pooled)?.to_vec2::<f32>()?)
     }
 }
 

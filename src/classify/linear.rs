@@ -500,7 +500,7 @@ fn group_folds(groups: &[&str]) -> Vec<usize> {
     let mut distinct: Vec<&str> = groups.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    let folds = distinct.len().min(MAX_CV_FOLDS).max(1);
+    let folds = distinct.len().clamp(1, MAX_CV_FOLDS);
     groups
         .iter()
         .map(|g| distinct.binary_search(g).expect("a listed group") % folds)

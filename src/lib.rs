@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod provision;
 pub mod resume;
 pub mod segment;
+pub mod signals;
 pub mod stance;
 pub mod stream;
 

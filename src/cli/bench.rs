@@ -5,6 +5,7 @@ use super::score::{load_encoder, set_threads};
 use super::BenchArgs;
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
+use std::io::Write;
 use std::time::Instant;
 
 /// The contract's record: `{n, batch, threads, times_s, median_s, sent_per_s}`.
@@ -66,10 +67,12 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         median_s,
         sent_per_s: sentences.len() as f64 / median_s,
     };
+    let mut stdout = std::io::stdout().lock();
     if args.json() {
-        println!("{}", serde_json::to_string(&result)?);
+        writeln!(stdout, "{}", serde_json::to_string(&result)?)?;
     } else {
-        println!(
+        writeln!(
+            stdout,
             "{} ({}): {} sentences, batch {}, {} threads: median {:.3} s over {} runs, {:.1} sentences/s",
             result.encoder,
             result.precision,
@@ -79,7 +82,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
             result.median_s,
             result.times_s.len(),
             result.sent_per_s
-        );
+        )?;
     }
     Ok(0)
 }

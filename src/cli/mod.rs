@@ -379,8 +379,15 @@ pub fn run() -> ExitCode {
     match result {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code),
+        // A closed pipe on stdout (`stance score | head -1`) is the reader's
+        // choice, not an error: stop quietly with status 0, as ripgrep does.
+        Err(e) if crate::signals::broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            // Cleaned up (the temporary output is gone): end by the signal.
+            if let Some(sig) = crate::signals::interrupted(&e) {
+                crate::signals::die_by(sig);
+            }
             ExitCode::from(EXIT_FATAL)
         }
     }

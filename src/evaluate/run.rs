@@ -107,6 +107,11 @@ pub struct GoldExamples<'a> {
     pub extra_previous: Array2<f32>,
 }
 
+/// The model that scored one document (its fold's, or the one model).
+type FoldModel = Arc<dyn Classifier>;
+
+/// One document's scored sentences and the model that scored them.
+type FoldResult = (Vec<ScoredSentence>, FoldModel);
 /// Scores a trained classifier on every yardstick (one [`Evaluated`] each,
 /// in order). With `LooDoc` there is one model per story, trained on the
 /// other stories in every language, and each document's predictions come
@@ -160,7 +165,7 @@ pub fn evaluate_trained(
             "one story per embedded document"
         );
     }
-    let mut results: Vec<(Vec<Vec<ScoredSentence>>, Vec<Arc<dyn Classifier>>)> = yardsticks
+    let mut results: Vec<(Vec<Vec<ScoredSentence>>, Vec<FoldModel>)> = yardsticks
         .iter()
         .map(|y| {
             let n = y.embedded.docs.len();
@@ -182,11 +187,10 @@ pub fn evaluate_trained(
                 .collect();
             stories.sort_unstable();
             stories.dedup();
-            let mut by_doc: Vec<Vec<Option<(Vec<ScoredSentence>, Arc<dyn Classifier>)>>> =
-                yardsticks
-                    .iter()
-                    .map(|y| (0..y.stories.len()).map(|_| None).collect())
-                    .collect();
+            let mut by_doc: Vec<Vec<Option<FoldResult>>> = yardsticks
+                .iter()
+                .map(|y| (0..y.stories.len()).map(|_| None).collect())
+                .collect();
             for held_out in stories {
                 let model: Arc<dyn Classifier> = train_on(&|story| story != held_out)?.into();
                 for (y, slots) in yardsticks.iter().zip(&mut by_doc) {

@@ -612,3 +612,40 @@ fn adversarial_pages_are_scored_in_pieces_that_cover_the_text() {
         }
     }
 }
+
+/// `/dev/zero` as an article and a JSONL line of more than 64 MiB: refused
+/// after reading 64 MiB (not read until the memory runs out); the next
+/// record is read as usual.
+#[test]
+fn endless_or_huge_inputs_are_refused_at_64_mib() {
+    let out = stance(&["score", "/dev/zero", "--classifier", "keyword", "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: /dev/zero: larger than 64 MiB: not an article; split it"),
+        "{stderr}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.jsonl");
+    let mut bytes = b"{\"id\": \"huge\", \"text\": \"".to_vec();
+    bytes.resize(bytes.len() + (65 << 20), b'a');
+    bytes.extend_from_slice(b"\"}\n{\"id\": \"small\", \"text\": \"Mali wants talks.\"}\n");
+    fs::write(&path, bytes).unwrap();
+    let out = stance(&[
+        "score",
+        path.to_str().unwrap(),
+        "--classifier",
+        "keyword",
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(":1: larger than 64 MiB: not an article; split it; the record is skipped"),
+        "{stderr}"
+    );
+    let records = jsonl(&out.stdout);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["doc"], "small");
+}

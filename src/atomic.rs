@@ -8,10 +8,18 @@ use std::path::{Path, PathBuf};
 
 /// A file being written; it appears at its path only on [`AtomicFile::commit`].
 /// Dropped without commit, the temporary file is removed.
+///
+/// The temporary file exists only from the first write to the commit: a
+/// command that computes for minutes and writes its report at the end
+/// (`eval`, `compare`) leaves nothing behind when a signal ends it while it
+/// computes. `stance score` writes as it goes, and catches SIGINT and SIGTERM
+/// to remove it (`crate::signals`).
 pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,
+    /// Open from the first write (or the commit) on.
     file: Option<BufWriter<File>>,
+    done: bool,
 }
 
 impl AtomicFile {
@@ -41,24 +49,43 @@ impl AtomicFile {
             name.to_string_lossy(),
             std::process::id()
         ));
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
+        // The check that it can be written: create the temporary file, then
+        // remove it until there is something to write.
+        File::create(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
+        let _ = std::fs::remove_file(&tmp);
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
-            file: Some(BufWriter::new(file)),
+            file: None,
+            done: false,
         })
+    }
+
+    fn open(&mut self) -> std::io::Result<&mut BufWriter<File>> {
+        assert!(!self.done, "not committed yet");
+        if self.file.is_none() {
+            self.file = Some(BufWriter::new(File::create(&self.tmp)?));
+        }
+        Ok(self.file.as_mut().expect("just opened"))
     }
 
     /// Flushes, syncs and renames the temporary file onto the target path.
     /// On failure the temporary file is removed and the target left as it was.
     pub fn commit(mut self) -> Result<()> {
-        let file = self.file.take().expect("not committed yet");
-        let result = file
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        let result = self
+            .open()
+            .map(|_| ())
+            .with_context(|| format!("cannot write {}", self.path.display()));
+        let file = self.file.take();
+        self.done = true;
+        let result = result
+            .and_then(|()| {
+                file.expect("opened")
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|file| file.sync_all())
+                    .with_context(|| format!("cannot write {}", self.path.display()))
+            })
             .and_then(|()| {
                 std::fs::rename(&self.tmp, &self.path).with_context(|| {
                     format!(
@@ -77,16 +104,20 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.as_mut().expect("not committed yet").write(buf)
+        self.open()?.write(buf)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.as_mut().expect("not committed yet").flush()
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
+        if !self.done {
+            drop(self.file.take());
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
@@ -109,6 +140,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
         let mut f = AtomicFile::create(&path).unwrap();
+        // Nothing on disk until the first write.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         f.write_all(b"half").unwrap();
         assert!(!path.exists());
         drop(f);
@@ -119,6 +152,9 @@ mod tests {
         write(&path, b"new").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Committed with nothing written: an empty file.
+        AtomicFile::create(&path).unwrap().commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
     }
 
     #[test]

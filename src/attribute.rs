@@ -346,7 +346,7 @@ impl Attributor {
             .map(|(i, _)| i)
             .collect();
         let mut sentences: Vec<Prepared> = Vec::with_capacity(doc.sentences.len());
-        let mut history: Vec<(usize, Holder, bool)> = Vec::new();
+        let mut history = History::default();
         let mut learnt: Vec<(String, Holder)> = Vec::new();
         let mut open_quote = false;
         let mut last_line = usize::MAX;
@@ -456,7 +456,7 @@ impl Attributor {
         words: &[Word],
         quotes: &QuoteLayout,
         paragraph: usize,
-        history: &mut Vec<(usize, Holder, bool)>,
+        history: &mut History,
         learnt: &mut Vec<(String, Holder)>,
     ) -> Vec<Mention> {
         let mut found = self.gazetteer.mentions(text);
@@ -540,17 +540,9 @@ impl Attributor {
                     false,
                     false,
                 ),
-                MentionKind::PersonAnaphor => (resolve(history, paragraph, true), true, false),
-                MentionKind::BodyAnaphor => (resolve(history, paragraph, false), false, false),
-                MentionKind::ArmedAnaphor => (
-                    history
-                        .iter()
-                        .rev()
-                        .find(|(_, h, _)| matches!(h, Holder::Jihadists | Holder::Tuareg))
-                        .map(|&(_, h, _)| h),
-                    false,
-                    false,
-                ),
+                MentionKind::PersonAnaphor => (history.resolve(paragraph, true), true, false),
+                MentionKind::BodyAnaphor => (history.resolve(paragraph, false), false, false),
+                MentionKind::ArmedAnaphor => (history.armed, false, false),
                 MentionKind::SpeakerAnaphor => (None, true, true),
             };
             let possessive = is_possessive(text, f.end)
@@ -560,13 +552,13 @@ impl Attributor {
                 );
             let oblique = is_oblique(text, words, f.start, &out);
             if let (Some(h), false) = (holder, speaker_anaphor) {
-                history.push((paragraph, h, person));
+                history.push(paragraph, h, person);
             }
             // A title followed by a capitalised name, or a name followed by
             // ", a <title>": the name is that holder's for the article.
             if let MentionKind::Person(h) = f.kind {
                 for name in adjacent_names(text, words, f.start, f.end) {
-                    if !learnt.iter().any(|(n, _)| *n == name) {
+                    if learnt.len() < MAX_LEARNT_NAMES && !learnt.iter().any(|(n, _)| *n == name) {
                         learnt.push((name, h));
                     }
                 }
@@ -856,16 +848,45 @@ fn names_different_groups(clauses: &[Clause]) -> bool {
             .any(|g| named[0].iter().all(|n| !g.contains(n)))
 }
 
-/// The last actor of the wanted kind in this paragraph or the one before.
-fn resolve(history: &[(usize, Holder, bool)], paragraph: usize, person: bool) -> Option<Holder> {
-    let near = |&&(para, _, _): &&(usize, Holder, bool)| para + 1 >= paragraph;
-    history
-        .iter()
-        .rev()
-        .take_while(near)
-        .find(|(_, _, p)| *p == person)
-        .or_else(|| history.iter().rev().take_while(near).next())
-        .map(|&(_, h, _)| h)
+/// Names learnt from titles ("Minister Abdoulaye Diop") kept per article:
+/// each sentence is searched for every one, so an article of thousands of
+/// titled names would make that search quadratic. Real articles learn a
+/// handful (the bundled ones at most a dozen); later names beyond the bound
+/// are not learnt.
+const MAX_LEARNT_NAMES: usize = 64;
+
+/// The actors met so far in an article, as pronouns need them: the last one
+/// (in its paragraph), the last person, the last body, the last armed group.
+/// Constant time per mention, however long the article.
+#[derive(Debug, Default)]
+struct History {
+    last: Option<(usize, Holder)>,
+    person: Option<(usize, Holder)>,
+    body: Option<(usize, Holder)>,
+    armed: Option<Holder>,
+}
+
+impl History {
+    fn push(&mut self, paragraph: usize, holder: Holder, person: bool) {
+        self.last = Some((paragraph, holder));
+        if person {
+            self.person = Some((paragraph, holder));
+        } else {
+            self.body = Some((paragraph, holder));
+        }
+        if matches!(holder, Holder::Jihadists | Holder::Tuareg) {
+            self.armed = Some(holder);
+        }
+    }
+
+    /// The last actor of the wanted kind in this paragraph or the one
+    /// before, else the last actor there of either kind.
+    fn resolve(&self, paragraph: usize, person: bool) -> Option<Holder> {
+        let near = |&(para, h): &(usize, Holder)| (para + 1 >= paragraph).then_some(h);
+        let kind = if person { self.person } else { self.body };
+        kind.and_then(|k| near(&k))
+            .or_else(|| self.last.and_then(|l| near(&l)))
+    }
 }
 
 /// "X's" or "Xs'": the mention owns the noun after it.
@@ -1215,16 +1236,15 @@ impl DocTargets {
             .any(|(c, _)| *c == TargetCue::Tuareg);
         let paragraph_of: Vec<usize> = sentences.iter().map(|p| p.paragraph).collect();
         let max_para = paragraph_of.iter().copied().max().unwrap_or(0);
-        let mut paragraph = vec![None; max_para + 1];
-        for (para, slot) in paragraph.iter_mut().enumerate() {
-            let cues: Vec<(TargetCue, bool)> = all_cues
-                .iter()
-                .zip(&paragraph_of)
-                .filter(|(_, p)| **p == para)
-                .flat_map(|(c, _)| c.iter().copied())
-                .collect();
-            *slot = majority(&cues, tuareg_article);
+        // Each paragraph's cues, gathered in one pass over the sentences.
+        let mut by_paragraph: Vec<Vec<(TargetCue, bool)>> = vec![Vec::new(); max_para + 1];
+        for (cues, &para) in all_cues.iter().zip(&paragraph_of) {
+            by_paragraph[para].extend(cues.iter().copied());
         }
+        let paragraph = by_paragraph
+            .iter()
+            .map(|cues| majority(cues, tuareg_article))
+            .collect();
         let article = majority(&all_cues.concat(), tuareg_article);
         DocTargets {
             paragraph,

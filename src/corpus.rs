@@ -268,8 +268,25 @@ impl ArticleReader {
             let mut buf = Vec::new();
             *line_no += 1;
             let n = *line_no;
-            match lines.read_until(b'\n', &mut buf) {
+            let read = (&mut *lines)
+                .take(MAX_ARTICLE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .and_then(|n| {
+                    if buf.len() > MAX_ARTICLE_BYTES && !buf.ends_with(b"\n") {
+                        skip_line(lines).map(|()| usize::MAX)
+                    } else {
+                        Ok(n)
+                    }
+                });
+            match read {
                 Ok(0) => return None,
+                Ok(usize::MAX) => {
+                    return Some(Err(InputError::new(
+                        path,
+                        Some(n),
+                        format!("{}; the record is skipped", too_large()),
+                    )))
+                }
                 Ok(_) => {}
                 Err(e) => {
                     // The error would come back on every later read (a
@@ -366,13 +383,50 @@ fn list_dir(dir: &Path) -> Vec<Result<PathBuf, InputError>> {
     out
 }
 
+/// Largest article read: a `.txt` file or a JSONL line. Larger inputs
+/// (`/dev/zero`, a dump with no line breaks) are refused after reading
+/// this much instead of filling the memory; a news article is a few KB.
+pub const MAX_ARTICLE_BYTES: usize = 64 << 20;
+
+fn too_large() -> String {
+    format!(
+        "larger than {} MiB: not an article; split it",
+        MAX_ARTICLE_BYTES >> 20
+    )
+}
+
 /// Reads one `.txt` article; the id is the file stem.
 pub fn read_txt(path: &Path, meta: Metadata) -> Result<Article, InputError> {
     let mut bytes = Vec::new();
     File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .and_then(|f| f.take(MAX_ARTICLE_BYTES as u64 + 1).read_to_end(&mut bytes))
         .map_err(|e| InputError::new(path, None, format!("cannot read: {e}")))?;
+    if bytes.len() > MAX_ARTICLE_BYTES {
+        return Err(InputError::new(path, None, too_large()));
+    }
     txt_article(path, bytes, meta)
+}
+
+/// Reads the rest of a line without keeping it; `Ok(())` at its end or the
+/// input's.
+fn skip_line(lines: &mut dyn BufRead) -> io::Result<()> {
+    loop {
+        let (done, n) = {
+            let buf = match lines.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (buf.is_empty(), buf.len()),
+            }
+        };
+        lines.consume(n);
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 /// The article held by the bytes of a `.txt` file at `path` (which names

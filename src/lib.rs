@@ -7,6 +7,7 @@
 //! `stream` and `resume` let batch scoring run on inputs of any size, in
 //! shards, and carry on after an interruption.
 
+pub mod adversarial;
 pub mod aggregate;
 pub mod alloc;
 pub mod atomic;
@@ -24,6 +25,7 @@ pub mod pipeline;
 pub mod provision;
 pub mod resume;
 pub mod segment;
+pub mod signals;
 pub mod stance;
 pub mod stream;
 

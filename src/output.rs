@@ -179,6 +179,7 @@ mod tests {
                 text: text.into(),
                 boilerplate,
                 boilerplate_kind: None,
+                cut: false,
             },
             stance: Stance::Pro,
             scores: Scores([0.7, 0.1, 0.2]),

@@ -16,6 +16,7 @@ use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::ops::Range;
 
 /// A sentence of an article, with its span and boilerplate flag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +31,10 @@ pub struct SplitSentence {
     /// What kind of page furniture the sentence is part of, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boilerplate_kind: Option<Kind>,
+    /// A piece of a longer stretch of text with no sentence boundary, cut
+    /// at whitespace ([`MAX_SENTENCE_CHARS`]). Written only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
 }
 
 /// A scored sentence: the record `stance score` writes.
@@ -147,24 +152,93 @@ pub fn attribute(
     Ok(())
 }
 
-/// Splits one article into sentences and flags its boilerplate.
+/// Longest sentence, in code points, that the later stages see whole.
+///
+/// A stretch of text with no sentence boundary longer than this (a page of
+/// minified text, a list of names, "U.S. U.S. …") is cut at whitespace into
+/// pieces of at most this many code points before classification and
+/// attribution; each piece keeps its own span into the article, the pieces
+/// together hold every character (only whitespace between them), and each
+/// record says `"cut": true`. The bound keeps the per-sentence work of
+/// attribution (which looks around each word and each actor mention) from
+/// growing with the square of such a page; no sentence of the bundled
+/// corpora comes near it (the longest is 544 code points), and the encoder
+/// reads only its first 256 tokens (about 1,000 to 1,500 characters) anyway.
+pub const MAX_SENTENCE_CHARS: usize = 1000;
+
+/// Cuts `text` (trimmed, no longer than the article) into pieces of at most
+/// `max` code points: at the last whitespace that keeps a piece within the
+/// bound, or, in a run of `max` code points without any, right there.
+/// Returns `(byte range, code-point range)` pairs relative to `text`; each
+/// piece is non-empty and trimmed, and only whitespace lies between them.
+/// Linear in the text: each position is looked at a bounded number of times.
+pub fn cut_pieces(text: &str, max: usize) -> Vec<(Range<usize>, Range<usize>)> {
+    assert!(max > 0);
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let n = chars.len();
+    let byte = |k: usize| chars.get(k).map_or(text.len(), |&(b, _)| b);
+    if n <= max {
+        return vec![(0..text.len(), 0..n)];
+    }
+    // last_ws[k]: the last whitespace position at or before k.
+    let mut last_ws: Vec<Option<usize>> = Vec::with_capacity(n);
+    let mut last = None;
+    for (k, &(_, c)) in chars.iter().enumerate() {
+        if c.is_whitespace() {
+            last = Some(k);
+        }
+        last_ws.push(last);
+    }
+    let mut pieces = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if chars[i].1.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let mut end = if i + max >= n {
+            n
+        } else {
+            // A piece i..k with k whitespace holds k - i <= max code points.
+            match last_ws[i + max] {
+                Some(k) if k > i => k,
+                _ => i + max,
+            }
+        };
+        let next = end;
+        while end > i && chars[end - 1].1.is_whitespace() {
+            end -= 1;
+        }
+        pieces.push((byte(i)..byte(end), i..end));
+        i = next;
+    }
+    pieces
+}
+
+/// Splits one article into sentences and flags its boilerplate; sentences
+/// longer than [`MAX_SENTENCE_CHARS`] come as pieces (`cut`).
 pub fn split_article(segmenter: &dyn Segmenter, article: &Article) -> Vec<SplitSentence> {
     let flags = BoilerplateFlags::new(&article.text);
-    segment::sentences(segmenter, &article.text)
-        .into_iter()
-        .map(|s| {
-            let kind = flags.kind_of(&(s.start..s.end));
-            SplitSentence {
+    let mut out = Vec::new();
+    for s in segment::sentences(segmenter, &article.text) {
+        let pieces = cut_pieces(&s.text, MAX_SENTENCE_CHARS);
+        let cut = pieces.len() > 1;
+        for (bytes, cps) in pieces {
+            let (start, end) = (s.start + cps.start, s.start + cps.end);
+            let kind = flags.kind_of(&(start..end));
+            out.push(SplitSentence {
                 doc: article.id.clone(),
-                idx: s.idx,
-                start: s.start,
-                end: s.end,
-                text: s.text,
+                idx: out.len(),
+                start,
+                end,
+                text: s.text[bytes].to_string(),
                 boilerplate: kind.is_some(),
                 boilerplate_kind: kind,
-            }
-        })
-        .collect()
+                cut,
+            });
+        }
+    }
+    out
 }
 
 /// Splits many articles in parallel; one sentence list per article, in order.
@@ -328,5 +402,96 @@ impl Scorer<'_> {
             attribute(attributor, articles, &mut scored, &clauses)?;
         }
         Ok(scored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::{Metadata, Origin};
+    use crate::segment::RuleSegmenter;
+
+    /// Every piece within the bound, trimmed and non-empty, slicing `text`
+    /// by bytes and by code points alike, only whitespace between and
+    /// around them.
+    fn check_pieces(text: &str, max: usize) -> Vec<String> {
+        let pieces = cut_pieces(text, max);
+        let chars: Vec<char> = text.chars().collect();
+        let mut prev = 0;
+        for (bytes, cps) in &pieces {
+            let piece = &text[bytes.clone()];
+            assert!(!piece.is_empty() && piece.trim() == piece, "{piece:?}");
+            assert!(cps.len() <= max, "{} > {max}", cps.len());
+            assert_eq!(chars[cps.clone()].iter().collect::<String>(), piece);
+            assert!(text[prev..bytes.start].chars().all(char::is_whitespace));
+            prev = bytes.end;
+        }
+        assert!(text[prev..].chars().all(char::is_whitespace));
+        pieces
+            .into_iter()
+            .map(|(b, _)| text[b].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn long_sentences_are_cut_at_whitespace_into_pieces_within_the_bound() {
+        assert_eq!(check_pieces("short one", 20), ["short one"]);
+        assert_eq!(check_pieces("aaa bbb ccc ddd", 8), ["aaa bbb", "ccc ddd"]);
+        // A piece ends at the last whitespace within the bound; runs of
+        // whitespace between pieces belong to none.
+        assert_eq!(
+            check_pieces("U.S.  U.S.  U.S.  U.S.", 10),
+            ["U.S.  U.S.", "U.S.  U.S."]
+        );
+        // No whitespace within the bound: cut there, nothing dropped.
+        assert_eq!(
+            check_pieces("abcdefghij klm", 4),
+            ["abcd", "efgh", "ij", "klm"]
+        );
+        // Multi-byte characters: the bound counts code points.
+        assert_eq!(check_pieces("éééé ààà ççç", 5), ["éééé", "ààà", "ççç"]);
+        for text in [
+            "a ".repeat(100),
+            "« talks » ".repeat(50),
+            "x".repeat(95),
+            "mot\u{a0}".repeat(40),
+        ] {
+            check_pieces(text.trim(), 7);
+        }
+    }
+
+    #[test]
+    fn split_article_cuts_only_long_sentences_and_says_so() {
+        let long = "U.S. ".repeat(500); // 2,500 code points, no boundary
+        let text = format!("Short first. {}\nLast line.", long.trim());
+        let article = Article {
+            id: "a".into(),
+            text: text.clone(),
+            meta: Metadata::default(),
+            origin: Origin {
+                path: "a.txt".into(),
+                line: None,
+            },
+        };
+        let records = split_article(&RuleSegmenter::default(), &article);
+        let chars: Vec<char> = text.chars().collect();
+        assert_eq!(records.first().unwrap().text, "Short first.");
+        assert_eq!(records.last().unwrap().text, "Last line.");
+        assert!(!records[0].cut && !records.last().unwrap().cut);
+        let pieces = &records[1..records.len() - 1];
+        assert_eq!(pieces.len(), 3);
+        for (k, r) in records.iter().enumerate() {
+            assert_eq!(r.idx, k);
+            assert_eq!(chars[r.start..r.end].iter().collect::<String>(), r.text);
+        }
+        for p in pieces {
+            assert!(p.cut && p.end - p.start <= MAX_SENTENCE_CHARS);
+        }
+        // The pieces cover the long sentence: only spaces between them.
+        let covered: usize = pieces.iter().map(|p| p.end - p.start).sum();
+        assert_eq!(covered + pieces.len() - 1, long.trim().chars().count());
+        let json = serde_json::to_string(&pieces[0]).unwrap();
+        assert!(json.contains("\"cut\":true"), "{json}");
+        assert!(!serde_json::to_string(&records[0]).unwrap().contains("cut"));
     }
 }

@@ -521,6 +521,11 @@ fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, S
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
+        // Ctrl-C during `stance score --out FILE`: stop here, so the
+        // temporary download directory is removed on the way out.
+        if let Some(sig) = crate::signals::caught() {
+            return Err(io::Error::other(sig));
+        }
         let n = match src.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,

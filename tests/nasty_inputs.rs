@@ -200,6 +200,7 @@ fn every_committed_nasty_file_gets_its_outcome() {
             "bom",
             "cr",
             "crlf",
+            "dense_sentence",
             "html",
             "long_sentence"
         ]
@@ -465,6 +466,7 @@ fn nasty_text_is_scored_by_the_encoder_with_spans_into_the_raw_text() {
         "cr.txt",
         "html.txt",
         "long_sentence.txt",
+        "dense_sentence.txt",
     ]
     .iter()
     .map(|f| nasty().join(f))
@@ -478,24 +480,39 @@ fn nasty_text_is_scored_by_the_encoder_with_spans_into_the_raw_text() {
     let records = jsonl(&out.stdout);
     assert_spans_slice(&records, &raw_texts(&files));
 
-    // The sentence past the encoder's 256 tokens is scored on its first 256,
-    // and says so in its record and on stderr; no other is marked.
+    // The sentence of 2,582 code points, longer than MAX_SENTENCE_CHARS, is
+    // cut at whitespace into three pieces, each marked.
     let long: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r["doc"] == "long_sentence")
         .collect();
-    assert_eq!(long.len(), 1);
-    assert_eq!(long[0]["truncated"], true, "{}", long[0]);
+    assert_eq!(long.len(), 3);
+    assert!(long.iter().all(|r| r["cut"] == true), "{long:?}");
+    assert_eq!(
+        (&long[0]["start"], &long[2]["end"]),
+        (&0.into(), &2582.into())
+    );
+    assert_eq!(records.iter().filter(|r| r.get("cut").is_some()).count(), 3);
+    // A sentence within that bound but past the encoder's 256 tokens is
+    // scored on its first 256, and says so in its record and on stderr; no
+    // other is marked.
+    let dense: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["doc"] == "dense_sentence")
+        .collect();
+    assert_eq!(dense.len(), 1);
+    assert_eq!(dense[0]["truncated"], true, "{}", dense[0]);
     let marked = records
         .iter()
         .filter(|r| r.get("truncated").is_some())
         .count();
     assert_eq!(marked, 1);
-    let path = nasty().join("long_sentence.txt");
+    let path = nasty().join("dense_sentence.txt");
     let warning = format!(
-        "warning: {}: sentence 0 of \"long_sentence\" (code points 0..2582) is longer than the \
+        "warning: {}: sentence 0 of \"dense_sentence\" (code points 0..{}) is longer than the \
          encoder's 256 tokens; it is scored on its first 256 tokens (\"truncated\": true)",
-        path.display()
+        path.display(),
+        dense[0]["end"]
     );
     assert!(stderr.contains(&warning), "{stderr}");
     for r in &records {
@@ -544,4 +561,91 @@ fn a_read_error_ends_its_source_once_instead_of_repeating() {
         e.to_string(),
         "stream:1: read error: disk on fire; the rest of the file is not read"
     );
+}
+
+/// Every adversarial shape (`stance bench scaling` times them up to 1 MB):
+/// scored whole, every record slicing the text, a stretch with no sentence
+/// boundary cut into marked pieces within the bound, nothing left out but
+/// whitespace. Speed is the benchmark's business, not a test's.
+#[test]
+fn adversarial_pages_are_scored_in_pieces_that_cover_the_text() {
+    use stance::adversarial::{text, Shape};
+    use stance::pipeline::MAX_SENTENCE_CHARS;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for shape in Shape::ALL {
+        let path = tmp.path().join(format!("{}.txt", shape.name()));
+        fs::write(&path, text(shape, 20_000)).unwrap();
+        paths.push(path);
+    }
+    let mut args = vec!["score", "--classifier", "keyword", "--quiet"];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    let out = stance(&args);
+    assert_success(&out);
+    let records = jsonl(&out.stdout);
+    let raw = raw_texts(&paths);
+    assert_spans_slice(&records, &raw);
+    for (path, shape) in paths.iter().zip(Shape::ALL) {
+        let chars: Vec<char> = fs::read_to_string(path).unwrap().chars().collect();
+        let mine: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| r["doc"] == shape.name())
+            .collect();
+        let mut at = 0;
+        for r in &mine {
+            let (start, end) = (
+                r["start"].as_u64().unwrap() as usize,
+                r["end"].as_u64().unwrap() as usize,
+            );
+            assert!(end - start <= MAX_SENTENCE_CHARS, "{shape:?}: {r}");
+            assert!(
+                chars[at..start].iter().all(|c| c.is_whitespace()),
+                "{shape:?}"
+            );
+            at = end;
+        }
+        assert!(chars[at..].iter().all(|c| c.is_whitespace()), "{shape:?}");
+        let cut = mine.iter().filter(|r| r["cut"] == true).count();
+        match shape {
+            Shape::ManySentences | Shape::Paragraphs => assert_eq!(cut, 0, "{shape:?}"),
+            _ => assert!(cut >= 10, "{shape:?}: {cut} pieces"),
+        }
+    }
+}
+
+/// `/dev/zero` as an article and a JSONL line of more than 64 MiB: refused
+/// after reading 64 MiB (not read until the memory runs out); the next
+/// record is read as usual.
+#[test]
+fn endless_or_huge_inputs_are_refused_at_64_mib() {
+    let out = stance(&["score", "/dev/zero", "--classifier", "keyword", "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: /dev/zero: larger than 64 MiB: not an article; split it"),
+        "{stderr}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("huge.jsonl");
+    let mut bytes = b"{\"id\": \"huge\", \"text\": \"".to_vec();
+    bytes.resize(bytes.len() + (65 << 20), b'a');
+    bytes.extend_from_slice(b"\"}\n{\"id\": \"small\", \"text\": \"Mali wants talks.\"}\n");
+    fs::write(&path, bytes).unwrap();
+    let out = stance(&[
+        "score",
+        path.to_str().unwrap(),
+        "--classifier",
+        "keyword",
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(":1: larger than 64 MiB: not an article; split it; the record is skipped"),
+        "{stderr}"
+    );
+    let records = jsonl(&out.stdout);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["doc"], "small");
 }

@@ -9,7 +9,7 @@ use stance::attribute::Attributor;
 use stance::classify::Keyword;
 use stance::corpus::{txt_article, Article, ArticleReader, Metadata, Origin};
 use stance::gold::{GoldSet, Texts};
-use stance::pipeline::{split_article, Scorer};
+use stance::pipeline::{split_article, Scorer, MAX_SENTENCE_CHARS};
 use stance::segment::{is_line_break, sentences, LineBreaks, RuleSegmenter, Segmenter};
 use stance::Stance;
 use std::collections::HashSet;
@@ -93,13 +93,36 @@ pub fn split(data: &[u8]) {
     // The records `stance split` writes: same spans, boilerplate flagged by line.
     let article = article(text.clone().into_owned());
     let segmenter = RuleSegmenter::default();
+    // A sentence longer than MAX_SENTENCE_CHARS comes as pieces, each
+    // within the bound, marked `cut`, slicing the text, with only whitespace
+    // between them inside the sentence.
     let records = split_article(&segmenter, &article);
     let sents = sentences(&segmenter, &text);
-    assert_eq!(records.len(), sents.len());
-    for (r, s) in records.iter().zip(&sents) {
-        assert_eq!((r.start, r.end, &r.text), (s.start, s.end, &s.text));
-        assert_eq!(r.boilerplate, r.boilerplate_kind.is_some());
+    let mut records = records.iter().enumerate().peekable();
+    for s in &sents {
+        let long = s.end - s.start > MAX_SENTENCE_CHARS;
+        let (mut at, mut pieces) = (s.start, 0);
+        while let Some((k, r)) = records.next_if(|(_, r)| r.end <= s.end) {
+            assert_eq!(r.idx, k);
+            assert!(r.start >= at && r.start < r.end, "piece {k} out of order");
+            assert!(r.end - r.start <= MAX_SENTENCE_CHARS, "piece {k} too long");
+            assert_eq!(r.cut, long);
+            assert_eq!(chars[r.start..r.end].iter().collect::<String>(), r.text);
+            assert!(chars[at..r.start].iter().all(|c| c.is_whitespace()));
+            assert_eq!(r.boilerplate, r.boilerplate_kind.is_some());
+            if pieces == 0 {
+                assert_eq!(r.start, s.start, "the first piece starts the sentence");
+            }
+            at = r.end;
+            pieces += 1;
+        }
+        assert_eq!(at, s.end, "the pieces end where the sentence does");
+        assert!(
+            long || pieces == 1,
+            "a sentence within the bound is one record"
+        );
     }
+    assert!(records.next().is_none(), "a record outside every sentence");
 }
 
 // ---------------------------------------------------------------------------
@@ -228,7 +251,7 @@ pub fn gold(data: &[u8]) -> Option<GoldSet> {
 // attribution (quotes, speakers, anaphora, clause splits), as `stance score
 // --classifier keyword` runs them.
 //
-// One record per sentence, spans slice the text, scores are a probability
+// One record per sentence (or piece of a long one), spans slice the text, scores are a probability
 // vector, claims agree with the stance and `mixed`.
 
 fn attributor() -> &'static Attributor {
@@ -249,14 +272,16 @@ pub fn pipeline(data: &[u8]) {
         .score(std::slice::from_ref(&article))
         .expect("the keyword pipeline cannot fail on text");
     assert_eq!(scored.len(), 1);
-    let expected = sentences(&segmenter, &article.text);
+    // The records are those of `split_article` (sentences, long ones cut
+    // into pieces; the `split` target checks those against the splitter).
+    let expected = split_article(&segmenter, &article);
     assert_eq!(scored[0].len(), expected.len());
     let chars: Vec<char> = article.text.chars().collect();
     for (r, s) in scored[0].iter().zip(&expected) {
         let sent = &r.sentence;
         assert_eq!(
-            (sent.start, sent.end, &sent.text),
-            (s.start, s.end, &s.text)
+            (sent.start, sent.end, &sent.text, sent.cut),
+            (s.start, s.end, &s.text, s.cut)
         );
         assert_eq!(
             chars[sent.start..sent.end].iter().collect::<String>(),

@@ -2,9 +2,10 @@
 //! model load excluded. Figures for the README and issue notes; never a test.
 
 use super::score::{load_encoder, set_threads};
-use super::BenchArgs;
+use super::{BenchArgs, ClassifierArgs, ScalingArgs};
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
+use std::io::Write;
 use std::time::Instant;
 
 /// The contract's record: `{n, batch, threads, times_s, median_s, sent_per_s}`.
@@ -66,10 +67,12 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         median_s,
         sent_per_s: sentences.len() as f64 / median_s,
     };
+    let mut stdout = std::io::stdout().lock();
     if args.json() {
-        println!("{}", serde_json::to_string(&result)?);
+        writeln!(stdout, "{}", serde_json::to_string(&result)?)?;
     } else {
-        println!(
+        writeln!(
+            stdout,
             "{} ({}): {} sentences, batch {}, {} threads: median {:.3} s over {} runs, {:.1} sentences/s",
             result.encoder,
             result.precision,
@@ -79,7 +82,84 @@ pub fn run(args: BenchArgs) -> Result<u8> {
             result.median_s,
             result.times_s.len(),
             result.sent_per_s
-        );
+        )?;
+    }
+    Ok(0)
+}
+
+/// `stance bench scaling`: for each shape and size, the seconds to split,
+/// to score (split, classify, attribute) and to write the JSONL records, one
+/// line each; read down a shape's rows: linear stages grow 10× per row.
+pub fn scaling(args: ScalingArgs) -> Result<u8> {
+    use crate::adversarial::{text, Shape};
+    use crate::corpus::{Article, Metadata, Origin};
+    use crate::output::{Format, ScoreWriter};
+    set_threads(args.threads)?;
+    let stages = super::score::ScoringStages::load(
+        &ClassifierArgs {
+            classifier: args.classifier.clone(),
+        },
+        &args.model,
+        &args.actors,
+        32,
+        true,
+    )?;
+    let scorer = stages.scorer();
+    let shapes = if args.shapes.is_empty() {
+        Shape::ALL.to_vec()
+    } else {
+        args.shapes.clone()
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "| shape | bytes | records | cut | split s | score s | write s | MB/s |"
+    )?;
+    writeln!(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    for shape in shapes {
+        for &bytes in &args.sizes {
+            let article = Article {
+                id: format!("{}-{bytes}", shape.name()),
+                text: text(shape, bytes),
+                origin: Origin {
+                    path: "bench".into(),
+                    line: None,
+                },
+                meta: Metadata::default(),
+            };
+            let t = Instant::now();
+            let split = crate::pipeline::split_article(scorer.segmenter, &article);
+            let split_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let docs = scorer.score(std::slice::from_ref(&article))?;
+            let score_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let mut writer = ScoreWriter::new(Format::Jsonl, std::io::sink());
+            for doc in &docs {
+                writer.write(doc)?;
+            }
+            let write_s = t.elapsed().as_secs_f64();
+            let total = score_s + write_s;
+            writeln!(
+                stdout,
+                "| {} | {} | {} | {} | {split_s:.3} | {score_s:.3} | {write_s:.3} | {:.2} |",
+                shape.name(),
+                article.text.len(),
+                split.len(),
+                split.iter().filter(|s| s.cut).count(),
+                article.text.len() as f64 / 1e6 / total.max(1e-9),
+            )?;
+            stdout.flush()?;
+            if total > args.limit {
+                writeln!(
+                    stdout,
+                    "| {} | (larger sizes skipped: {total:.1} s > --limit {}) | | | | | | |",
+                    shape.name(),
+                    args.limit
+                )?;
+                break;
+            }
+        }
     }
     Ok(0)
 }

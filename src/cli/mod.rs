@@ -304,6 +304,37 @@ pub struct TrainArgs {
 pub enum BenchWhat {
     /// Encode the sentences of FILE (one a line) and report sentences/s.
     Encode(BenchArgs),
+    /// Time the scoring pipeline on adversarial pages from 1 KB to 1 MB, so
+    /// growth faster than linear shows.
+    Scaling(ScalingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScalingArgs {
+    /// Shapes to time (default: all).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SHAPE,...")]
+    pub shapes: Vec<crate::adversarial::Shape>,
+    /// Sizes in bytes.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000",
+        value_name = "BYTES,..."
+    )]
+    pub sizes: Vec<usize>,
+    /// The stance classifier (as for `stance score`).
+    #[arg(long, default_value = "keyword", value_name = "NAME")]
+    pub classifier: String,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
+    /// A shape stops growing once one size took longer than this.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub limit: f64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -375,13 +406,23 @@ pub fn run() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Encode(args),
         } => bench::run(args),
+        Command::Bench {
+            what: BenchWhat::Scaling(args),
+        } => bench::scaling(args),
         Command::Models { action } => models::run(action),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
         Ok(code) => ExitCode::from(code),
+        // A closed pipe on stdout (`stance score | head -1`) is the reader's
+        // choice, not an error: stop quietly with status 0, as ripgrep does.
+        Err(e) if crate::signals::broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            // Cleaned up (the temporary output is gone): end by the signal.
+            if let Some(sig) = crate::signals::interrupted(&e) {
+                crate::signals::die_by(sig);
+            }
             ExitCode::from(EXIT_FATAL)
         }
     }

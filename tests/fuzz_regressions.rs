@@ -82,3 +82,18 @@ fn the_gold_seed_loads() {
     assert_eq!(gold.records.len(), 5);
     assert!(gold.records.iter().any(|r| r.mixed));
 }
+
+/// The adversarial shapes of `stance bench scaling` (what `fuzz/run.sh`
+/// seeds from `fuzz/seeds-large/`) at 100 KB pass the split, readers and
+/// pipeline checks: long stretches with no boundary come as pieces, and
+/// nothing in them panics. (How fast is the benchmark's business.)
+#[test]
+fn large_adversarial_pages_pass_every_check() {
+    use stance::adversarial::{text, Shape};
+    for shape in Shape::ALL {
+        let page = text(shape, 100_000);
+        checks::split(page.as_bytes());
+        checks::readers(page.as_bytes());
+        checks::pipeline(page.as_bytes());
+    }
+}

@@ -104,11 +104,24 @@ fn temporary(dir: &Path) -> Option<std::path::PathBuf> {
 }
 
 fn score(input: &str, out: &Path, extra: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt;
     let mut cmd = stance();
     cmd.args(["score", input, "--classifier", "keyword", "--quiet"])
         .args(["--threads", "2", "--window", "4", "--out"])
         .arg(out)
         .args(extra);
+    // The run starts with the default dispositions, as from a terminal: a
+    // test harness started in the background by a non-interactive shell
+    // ignores SIGINT, the child would inherit that, and stance rightly keeps
+    // a signal that was ignored at start ignored.
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
     cmd
 }
 

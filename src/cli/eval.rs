@@ -107,13 +107,14 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     set_threads(args.threads)?;
     // Opened first, so an unwritable --out fails before minutes of work.
     let mut sink = Sink::open(args.out.as_deref())?;
-    let english = GoldDocuments::load(&args.corpus, &args.gold, None)?;
+    let english = GoldDocuments::load("en", &args.corpus, &args.gold, None)?;
     let french = if args.english_only
         || (args.gold_fr == Path::new(super::DEFAULT_GOLD_FR) && !args.gold_fr.exists())
     {
         None
     } else {
         Some(GoldDocuments::load(
+            "fr",
             &args.corpus_fr,
             &args.gold_fr,
             Some(&english.stories),
@@ -199,18 +200,18 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         })
         .collect();
     // The training sentences are embedded once, for every trainer that
-    // reads the encoder's vectors.
+    // reads the encoder's vectors; trainers that read none get zero columns.
     type Vectors = (Array2<f32>, Array2<f32>);
     let mut training_vectors: Option<(Vectors, Vectors)> = None;
+    let no_vectors = |n: usize| (Array2::zeros((n, 0)), Array2::zeros((n, 0)));
+    let (no_gold, no_extra): (Vectors, Vectors) =
+        (no_vectors(gold_examples.len()), no_vectors(extra.len()));
     // Each classifier's English figures come first, then its translations'.
     for name in &names {
         if let Some(trainer) = trainer(name, encoder_ref.map(|e| e.name()), &args)? {
             let ((embeddings, previous), (extra_embeddings, extra_previous)) =
                 match (trainer.encoder(), encoder_ref) {
-                    (None, _) => {
-                        let none = |n: usize| (Array2::zeros((n, 0)), Array2::zeros((n, 0)));
-                        (none(gold_examples.len()), none(extra.len()))
-                    }
+                    (None, _) => (&no_gold, &no_extra),
                     (Some(_), Some(enc)) => {
                         if training_vectors.is_none() {
                             training_vectors = Some((
@@ -218,17 +219,18 @@ pub fn run(args: EvalArgs) -> Result<u8> {
                                 embed_labelled(enc, &extra)?,
                             ));
                         }
-                        training_vectors.clone().expect("embedded above")
+                        let (gold, extra) = training_vectors.as_ref().expect("embedded above");
+                        (gold, extra)
                     }
                     (Some(needed), None) => bail!("{name} needs encoder {needed}"),
                 };
             let examples = GoldExamples {
                 gold: &gold_examples,
-                embeddings,
-                previous,
+                embeddings: embeddings.view(),
+                previous: previous.view(),
                 extra: &extra,
-                extra_embeddings,
-                extra_previous,
+                extra_embeddings: extra_embeddings.view(),
+                extra_previous: extra_previous.view(),
             };
             evaluated.extend(evaluate_trained(
                 &examples,
@@ -315,7 +317,12 @@ impl GoldDocuments {
     /// (strictly). With `originals`, the set is a translation: each
     /// article's `translation_of` names its original, and only the
     /// translations of those originals are kept.
-    fn load(corpus: &Path, gold_path: &Path, originals: Option<&[String]>) -> Result<Self> {
+    fn load(
+        language: &'static str,
+        corpus: &Path,
+        gold_path: &Path,
+        originals: Option<&[String]>,
+    ) -> Result<Self> {
         let mut articles: Vec<Article> = Vec::new();
         for article in ArticleReader::new(&[corpus.to_path_buf()]) {
             articles.push(article?);
@@ -366,7 +373,7 @@ impl GoldDocuments {
         let articles: Vec<Article> = order.iter().map(|&i| kept[i].clone()).collect();
         let stories: Vec<String> = order.iter().map(|&i| stories[i].clone()).collect();
         Ok(GoldDocuments {
-            language: if originals.is_some() { "fr" } else { "en" },
+            language,
             gold,
             articles,
             texts,

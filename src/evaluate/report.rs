@@ -240,16 +240,12 @@ pub struct EvalReport {
 
 impl EvalReport {
     pub fn new(gold_path: &str, gold: &GoldSet, classifiers: Vec<ClassifierReport>) -> Self {
-        let mut gold_counts: BTreeMap<Stance, usize> =
-            Stance::ALL.into_iter().map(|l| (l, 0)).collect();
-        for r in &gold.records {
-            *gold_counts.entry(r.stance).or_default() += 1;
-        }
+        let summary = GoldSummary::new("en", gold_path, gold);
         EvalReport {
-            gold: gold_path.to_string(),
-            gold_sentences: gold.records.len(),
-            gold_docs: gold.docs().len(),
-            gold_counts,
+            gold: summary.gold,
+            gold_sentences: summary.sentences,
+            gold_docs: summary.docs,
+            gold_counts: summary.counts,
             translations: Vec::new(),
             classifiers,
             attribution: None,

@@ -10,7 +10,7 @@ use crate::gold::GoldSet;
 use crate::pipeline::{Embedded, ScoredSentence};
 use crate::stance::Stance;
 use anyhow::{bail, ensure, Result};
-use ndarray::Array2;
+use ndarray::ArrayView2;
 use std::sync::Arc;
 
 /// How trained classifiers are scored.
@@ -96,15 +96,15 @@ pub struct GoldExamples<'a> {
     /// so a fold leaves a story out in every language.
     pub gold: &'a [LabelledSentence],
     /// One row per gold sentence, or zero columns.
-    pub embeddings: Array2<f32>,
+    pub embeddings: ArrayView2<'a, f32>,
     /// The embedding of each gold sentence's previous sentence, same shape.
-    pub previous: Array2<f32>,
+    pub previous: ArrayView2<'a, f32>,
     /// Sentences that are never tested on: in every fold's training data.
     pub extra: &'a [LabelledSentence],
     /// One row per extra sentence, or zero columns.
-    pub extra_embeddings: Array2<f32>,
+    pub extra_embeddings: ArrayView2<'a, f32>,
     /// The embedding of each extra sentence's previous sentence, same shape.
-    pub extra_previous: Array2<f32>,
+    pub extra_previous: ArrayView2<'a, f32>,
 }
 
 /// One document's scored sentences and the model that scored them.
@@ -143,14 +143,14 @@ pub fn evaluate_trained(
             ndarray::Axis(0),
             &[
                 examples.embeddings.select(ndarray::Axis(0), &rows).view(),
-                examples.extra_embeddings.view(),
+                examples.extra_embeddings,
             ],
         )?;
         let previous = ndarray::concatenate(
             ndarray::Axis(0),
             &[
                 examples.previous.select(ndarray::Axis(0), &rows).view(),
-                examples.extra_previous.view(),
+                examples.extra_previous,
             ],
         )?;
         trainer.train(Examples {
@@ -241,6 +241,7 @@ mod tests {
     use crate::corpus::{Article, Metadata, Origin};
     use crate::gold::GoldRecord;
     use crate::segment::RuleSegmenter;
+    use ndarray::Array2;
     use std::sync::Mutex;
 
     /// A trainer that records the stories it was trained on.
@@ -330,13 +331,14 @@ mod tests {
             s.group = s.group.trim_end_matches("-fr").to_string();
             gold.push(s);
         }
+        let (gold_vectors, no_vectors) = (Array2::zeros((gold.len(), 0)), Array2::zeros((0, 0)));
         let examples = GoldExamples {
             gold: &gold,
-            embeddings: Array2::zeros((gold.len(), 0)),
-            previous: Array2::zeros((gold.len(), 0)),
+            embeddings: gold_vectors.view(),
+            previous: gold_vectors.view(),
             extra: &[],
-            extra_embeddings: Array2::zeros((0, 0)),
-            extra_previous: Array2::zeros((0, 0)),
+            extra_embeddings: no_vectors.view(),
+            extra_previous: no_vectors.view(),
         };
         let trainer = Recording(Mutex::new(Vec::new()));
         let evaluated =

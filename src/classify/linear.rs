@@ -1,19 +1,21 @@
 //! A linear head on sentence embeddings: multinomial logistic regression
 //! with class weights and L2 regularisation.
 //!
-//! Training is full-batch, in f64, with Nesterov's accelerated gradient and
-//! a fixed number of steps, so the same data gives the same bits on every
-//! machine (no random initialisation, no data order). The strength of the
+//! Training is full-batch, with Nesterov's accelerated gradient and a fixed
+//! number of steps ([`super::logistic`]), so the same data gives the same
+//! bits on every machine (no random initialisation, no data order). The strength of the
 //! regularisation is chosen inside the training data by grouped
 //! cross-validation (the caller says which document each example comes
 //! from), never on the documents a head is evaluated on.
 
+use super::logistic::fit;
 use super::train::{Examples, Trainer};
 use super::{cues, softmax, Batch, Classifier};
 use crate::evaluate::metrics::Confusion;
 use crate::stance::{Scores, Stance};
 use anyhow::{bail, ensure, Context, Result};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -354,74 +356,8 @@ impl Classifier for LinearHead {
     }
 }
 
-/// One-hot targets and per-example weights.
-fn targets(labels: &[Stance], balanced: bool) -> (Array2<f64>, Array1<f64>) {
-    let n = labels.len();
-    let mut counts = [0usize; 3];
-    for l in labels {
-        counts[l.index()] += 1;
-    }
-    let mut y = Array2::zeros((n, 3));
-    let mut w = Array1::zeros(n);
-    for (i, l) in labels.iter().enumerate() {
-        y[[i, l.index()]] = 1.0;
-        w[i] = if balanced {
-            n as f64 / (3.0 * counts[l.index()] as f64)
-        } else {
-            1.0
-        };
-    }
-    let total = w.sum();
-    (y, w / total)
-}
-
-/// Fits W (3×d) and b by accelerated gradient descent on the weighted mean
-/// cross-entropy plus λ/2 ‖W‖².
-fn fit(
-    x: &Array2<f64>,
-    labels: &[Stance],
-    lambda: f64,
-    steps: usize,
-    balanced: bool,
-) -> (Array2<f64>, Array1<f64>) {
-    let d = x.ncols();
-    let (y, sample_w) = targets(labels, balanced);
-    // Lipschitz bound of the gradient: the softmax Hessian is at most 1/2,
-    // and the weighted second moment of x is bounded by its largest row norm.
-    let max_sq = x.axis_iter(Axis(0)).map(|r| r.dot(&r)).fold(0.0, f64::max);
-    let step = 1.0 / (0.5 * (max_sq + 1.0) + lambda);
-    let grad = |w: &Array2<f64>, b: &Array1<f64>| -> (Array2<f64>, Array1<f64>) {
-        let mut logits = x.dot(&w.t());
-        logits += b;
-        for mut row in logits.axis_iter_mut(Axis(0)) {
-            let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            row /= sum;
-        }
-        let mut residual = logits - &y;
-        for (mut row, &s) in residual.axis_iter_mut(Axis(0)).zip(sample_w.iter()) {
-            row *= s;
-        }
-        let gw = residual.t().dot(x) + &(w * lambda);
-        let gb = residual.sum_axis(Axis(0));
-        (gw, gb)
-    };
-    let (mut w, mut b) = (Array2::<f64>::zeros((3, d)), Array1::<f64>::zeros(3));
-    let (mut w_prev, mut b_prev) = (w.clone(), b.clone());
-    for k in 0..steps {
-        let momentum = k as f64 / (k as f64 + 3.0);
-        let vw = &w + &((&w - &w_prev) * momentum);
-        let vb = &b + &((&b - &b_prev) * momentum);
-        let (gw, gb) = grad(&vw, &vb);
-        w_prev = std::mem::replace(&mut w, vw - gw * step);
-        b_prev = std::mem::replace(&mut b, vb - gb * step);
-    }
-    (w, b)
-}
-
-fn logits(x: &Array2<f64>, w: &Array2<f64>, b: &Array1<f64>) -> Array2<f64> {
-    let mut logits = x.dot(&w.t());
+fn logits(x: ArrayView2<f32>, w: &Array2<f64>, b: &Array1<f64>) -> Array2<f64> {
+    let mut logits = x.mapv(f64::from).dot(&w.t());
     logits += b;
     logits
 }
@@ -517,41 +453,53 @@ impl LinearTrainer {
             examples.embeddings.nrows() == n && groups.len() == n,
             "one embedding and group per example"
         );
-        let x: Array2<f64> = self
-            .config
-            .features
-            .rows(examples.texts, examples.embeddings, examples.previous)
-            .mapv(f64::from);
+        let x: Array2<f32> =
+            self.config
+                .features
+                .rows(examples.texts, examples.embeddings, examples.previous);
         let cfg = &self.config;
         let folds = group_folds(groups);
         let fold_count = folds.iter().max().map_or(0, |&f| f + 1);
         let mut cv_scores = Vec::new();
         let mut held_out_logits = Vec::new();
         if fold_count > 1 {
-            for &lambda in &cfg.lambdas {
-                let mut pairs = Vec::with_capacity(n);
-                let mut held_out = Vec::with_capacity(n);
-                for held in 0..fold_count {
+            // Every (λ, held-out fold) fit is independent: run them side by
+            // side, then gather them in order, so the result is the same
+            // bits as one after the other.
+            let fits: Vec<(usize, usize)> = (0..cfg.lambdas.len())
+                .flat_map(|l| (0..fold_count).map(move |held| (l, held)))
+                .collect();
+            let predicted: Vec<Vec<(usize, [f64; 3])>> = fits
+                .par_iter()
+                .map(|&(l, held)| {
                     let train: Vec<usize> = (0..n).filter(|&i| folds[i] != held).collect();
                     let test: Vec<usize> = (0..n).filter(|&i| folds[i] == held).collect();
                     let labels: Vec<Stance> = train.iter().map(|&i| examples.labels[i]).collect();
                     if labels.is_empty() {
-                        continue;
+                        return Vec::new();
                     }
                     let (w, b) = fit(
-                        &x.select(Axis(0), &train),
+                        x.select(Axis(0), &train).view(),
                         &labels,
-                        lambda,
+                        cfg.lambdas[l],
                         cfg.steps,
                         cfg.balanced,
                     );
-                    let z = logits(&x.select(Axis(0), &test), &w, &b);
-                    for (row, &i) in z.axis_iter(Axis(0)).zip(&test) {
-                        pairs.push((examples.labels[i], argmax(row)));
-                        held_out.push(([row[0], row[1], row[2]], examples.labels[i]));
-                    }
+                    let z = logits(x.select(Axis(0), &test).view(), &w, &b);
+                    test.iter()
+                        .zip(z.axis_iter(Axis(0)))
+                        .map(|(&i, row)| (i, [row[0], row[1], row[2]]))
+                        .collect()
+                })
+                .collect();
+            for (l, per_fold) in predicted.chunks(fold_count).enumerate() {
+                let mut pairs = Vec::with_capacity(n);
+                let mut held_out = Vec::with_capacity(n);
+                for &(i, z) in per_fold.iter().flatten() {
+                    pairs.push((examples.labels[i], argmax(ndarray::ArrayView1::from(&z))));
+                    held_out.push((z, examples.labels[i]));
                 }
-                cv_scores.push((lambda, Confusion::from_pairs(&pairs).macro_f1()));
+                cv_scores.push((cfg.lambdas[l], Confusion::from_pairs(&pairs).macro_f1()));
                 held_out_logits.push(held_out);
             }
         }
@@ -567,7 +515,7 @@ impl LinearTrainer {
         });
         let lambda = chosen.map_or(cfg.lambdas[0], |k| cv_scores[k].0);
         let temperature = chosen.map_or(1.0, |k| fit_temperature(&held_out_logits[k]));
-        let (w, b) = fit(&x, examples.labels, lambda, cfg.steps, cfg.balanced);
+        let (w, b) = fit(x.view(), examples.labels, lambda, cfg.steps, cfg.balanced);
         let mut label_counts = vec![0; 3];
         for l in examples.labels {
             label_counts[l.index()] += 1;
@@ -704,11 +652,12 @@ mod tests {
             rows.extend([1.0f32, if anti { 0.3 } else { -0.1 }]);
             labels.push(if anti { Stance::Anti } else { Stance::Neutral });
         }
-        let x: Array2<f64> = Array2::from_shape_vec((44, 2), rows)
-            .unwrap()
-            .mapv(f64::from);
-        let (w, b) = fit(&x, &labels, 1e-3, 600, true);
-        let predicted: Vec<Stance> = logits(&x, &w, &b).axis_iter(Axis(0)).map(argmax).collect();
+        let x: Array2<f32> = Array2::from_shape_vec((44, 2), rows).unwrap();
+        let (w, b) = fit(x.view(), &labels, 1e-3, 600, true);
+        let predicted: Vec<Stance> = logits(x.view(), &w, &b)
+            .axis_iter(Axis(0))
+            .map(argmax)
+            .collect();
         assert!(
             predicted[..4].iter().all(|&l| l == Stance::Anti),
             "{predicted:?}"

@@ -7,6 +7,7 @@
 pub mod cues;
 pub mod keyword;
 pub mod linear;
+mod logistic;
 pub mod setfit;
 pub mod train;
 pub mod zero_shot;

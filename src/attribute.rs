@@ -1659,7 +1659,7 @@ mod tests {
             ],
             &[
                 (
-                    "The High Islamic Council, mandated by the government, offered to open talks.",
+                    "The High Islamic Council, mandated by the authorities, said it was prepared to act as a go-between for dialogue.",
                     PRO,
                 ),
                 (

@@ -4,11 +4,22 @@
 //! many neutral sentences report its words or acts, its net stance
 //! (pro − anti) / (pro + anti), a 95% bootstrap interval over documents
 //! (fixed seed), and the evidence sentences. Boilerplate is left out.
+//!
+//! Each story counts once: articles that are near-copies of one story
+//! ([`crate::dedup`]) are folded into it. The story's claims are those of
+//! its first article in input order (the article whose id names the
+//! story, so `stance score` records and a run on the articles agree), and
+//! each evidence sentence lists the other copies and their outlets.
+//! `--keep-duplicates` counts every article instead.
+//!
+//! Per holder, the speakers behind its claims (the names attribution found:
+//! "Emmanuel Macron", "High Islamic Council") with their own counts and net
+//! stance; each evidence sentence names its speaker.
 
 pub mod render;
 
 use crate::evaluate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
-use crate::stance::{Claim, Holder, Stance};
+use crate::stance::{Holder, SpokenClaim, Stance};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +36,7 @@ pub struct SentenceClaims {
     #[serde(default)]
     pub boilerplate: bool,
     #[serde(default)]
-    pub claims: Vec<Claim>,
+    pub claims: Vec<SpokenClaim>,
     /// For a neutral sentence, the actor whose words or act it reports
     /// (the record's `holder`); counted as that actor's neutral sentence.
     #[serde(default, rename = "holder")]
@@ -33,6 +44,10 @@ pub struct SentenceClaims {
     /// The classifier's probability for each stance (the record's `scores`).
     #[serde(default)]
     pub scores: Option<BTreeMap<Stance, f64>>,
+    /// The story the sentence's article belongs to (the record's `story`);
+    /// `None`: its own.
+    #[serde(default)]
+    pub story: Option<String>,
 }
 
 impl From<&crate::pipeline::ScoredSentence> for SentenceClaims {
@@ -52,6 +67,7 @@ impl From<&crate::pipeline::ScoredSentence> for SentenceClaims {
                     .map(|&l| (l, s.scores.get(l) as f64))
                     .collect(),
             ),
+            story: s.story.clone(),
         }
     }
 }
@@ -67,6 +83,29 @@ pub struct Evidence {
     pub target: crate::stance::Target,
     /// The classifier's probability for the claim's stance, if known.
     pub score: Option<f64>,
+    /// The name behind the holder, when attribution knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The other articles of the same story, folded into this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<StoryCopy>,
+}
+
+/// An article folded into a story, and its outlet when known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryCopy {
+    pub doc: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<String>,
+}
+
+/// One speaker's figures under a holder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpeakerRow {
+    pub pro: usize,
+    pub anti: usize,
+    /// (pro − anti) / (pro + anti).
+    pub net: Option<f64>,
 }
 
 /// One actor's figures.
@@ -79,6 +118,10 @@ pub struct ActorRow {
     pub net: Option<f64>,
     /// 95% percentile bootstrap interval of `net`; `null` when undefined.
     pub ci: Option<[f64; 2]>,
+    /// The speakers behind the claims, by name (claims whose speaker is not
+    /// known are counted under the holder only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub speakers: BTreeMap<String, SpeakerRow>,
     pub evidence: Vec<Evidence>,
 }
 
@@ -163,6 +206,31 @@ pub fn actor_table(sentences: &[SentenceClaims], documents: &[String]) -> ActorT
                 net(p, sample.len() - p)
             })
         };
+        let mut speakers: BTreeMap<String, SpeakerRow> = BTreeMap::new();
+        for s in &kept {
+            let mut seen: BTreeSet<(&str, Stance)> = BTreeSet::new();
+            for c in s.claims.iter().filter(|c| c.holder == holder) {
+                let Some(name) = c.speaker.as_deref() else {
+                    continue;
+                };
+                if c.stance == Stance::Neutral || !seen.insert((name, c.stance)) {
+                    continue;
+                }
+                let row = speakers.entry(name.to_string()).or_insert(SpeakerRow {
+                    pro: 0,
+                    anti: 0,
+                    net: None,
+                });
+                if c.stance == Stance::Pro {
+                    row.pro += 1;
+                } else {
+                    row.anti += 1;
+                }
+            }
+        }
+        for row in speakers.values_mut() {
+            row.net = net(row.pro, row.anti);
+        }
         let mut evidence: Vec<Evidence> = kept
             .iter()
             .flat_map(|s| {
@@ -177,6 +245,8 @@ pub fn actor_table(sentences: &[SentenceClaims], documents: &[String]) -> ActorT
                         stance: c.stance,
                         target: c.target,
                         score: s.scores.as_ref().and_then(|p| p.get(&c.stance).copied()),
+                        speaker: c.speaker.clone(),
+                        copies: vec![],
                     })
             })
             .collect();
@@ -190,6 +260,7 @@ pub fn actor_table(sentences: &[SentenceClaims], documents: &[String]) -> ActorT
                 neutral,
                 net: net(pro, anti),
                 ci: ci.map(|(lo, hi)| [lo, hi]),
+                speakers,
                 evidence,
             },
         );
@@ -248,14 +319,18 @@ mod tests {
             boilerplate: false,
             claims: claims
                 .iter()
-                .map(|&(holder, stance)| Claim {
-                    holder,
-                    stance,
-                    target: Target::Jihadists,
+                .map(|&(holder, stance)| {
+                    crate::stance::Claim {
+                        holder,
+                        stance,
+                        target: Target::Jihadists,
+                    }
+                    .into()
                 })
                 .collect(),
             voice: None,
             scores: None,
+            story: None,
         }
     }
 
@@ -362,7 +437,76 @@ pub struct Comparison {
     pub by: Option<GroupBy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupTable>,
+    /// Articles left out because another article of their story is counted
+    /// (0 with `--keep-duplicates`).
+    pub folded: usize,
+    /// The stories told by more than one article, with every copy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stories: Vec<StoryGroup>,
     pub bootstrap: BootstrapNote,
+}
+
+/// A story told by several articles: the one counted and every copy.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryGroup {
+    /// The story's id: its first article in input order.
+    pub story: String,
+    /// The article whose claims count (the story's first article, or the
+    /// first copy present when that one is not among the sentences).
+    pub counted: String,
+    /// Every article of the story, the counted one first, with outlets.
+    pub documents: Vec<StoryCopy>,
+}
+
+/// Which articles tell which story, read from the sentences' `story`.
+struct Stories {
+    /// Story → its articles, in order of appearance, the counted one first.
+    members: BTreeMap<String, Vec<String>>,
+    story_of: BTreeMap<String, String>,
+}
+
+impl Stories {
+    fn of(sentences: &[SentenceClaims]) -> Self {
+        let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut story_of: BTreeMap<String, String> = BTreeMap::new();
+        for s in sentences {
+            if story_of.contains_key(&s.doc) {
+                continue;
+            }
+            let story = s.story.clone().unwrap_or_else(|| s.doc.clone());
+            story_of.insert(s.doc.clone(), story.clone());
+            members.entry(story).or_default().push(s.doc.clone());
+        }
+        for (story, docs) in members.iter_mut() {
+            // The story's first article is counted when present.
+            if let Some(at) = docs.iter().position(|d| d == story) {
+                let first = docs.remove(at);
+                docs.insert(0, first);
+            }
+        }
+        Stories { members, story_of }
+    }
+
+    fn counted(&self, doc: &str) -> bool {
+        self.story_of
+            .get(doc)
+            .and_then(|story| self.members.get(story))
+            .is_none_or(|docs| docs[0] == doc)
+    }
+
+    /// The other articles of `doc`'s story.
+    fn copies_of(&self, doc: &str, outlets: &BTreeMap<String, String>) -> Vec<StoryCopy> {
+        let Some(docs) = self.story_of.get(doc).and_then(|s| self.members.get(s)) else {
+            return vec![];
+        };
+        docs.iter()
+            .filter(|d| *d != doc)
+            .map(|d| StoryCopy {
+                doc: d.clone(),
+                outlet: outlets.get(d).cloned(),
+            })
+            .collect()
+    }
 }
 
 /// One group of documents (an article or a year).
@@ -393,21 +537,64 @@ fn documents_of(sentences: &[SentenceClaims]) -> Vec<String> {
 fn without_evidence(mut rows: BTreeMap<Holder, ActorRow>) -> BTreeMap<Holder, ActorRow> {
     for r in rows.values_mut() {
         r.evidence.clear();
+        r.speakers.clear();
     }
     rows
 }
 
+/// How a comparison treats near-duplicate articles.
+#[derive(Debug, Clone, Default)]
+pub struct Folding {
+    /// Count each article, copies included (`--keep-duplicates`).
+    pub keep_duplicates: bool,
+    /// Outlet of each article, where known, to list with its story.
+    pub outlets: BTreeMap<String, String>,
+}
+
 /// Builds the comparison: from predicted sentences, from gold ones, or
-/// both side by side (at least one must be given).
+/// both side by side (at least one must be given). Predicted sentences of
+/// one story count once unless `folding` keeps duplicates (the gold set's
+/// articles are distinct and never folded).
 pub fn compare(
     predicted: Option<&[SentenceClaims]>,
     classifier: Option<&str>,
     gold: Option<&[SentenceClaims]>,
     years: &BTreeMap<String, i32>,
     by: Option<GroupBy>,
+    folding: &Folding,
 ) -> Comparison {
+    let stories = Stories::of(predicted.unwrap_or_default());
+    let story_groups: Vec<StoryGroup> = stories
+        .members
+        .iter()
+        .filter(|(_, docs)| docs.len() >= 2)
+        .map(|(story, docs)| StoryGroup {
+            story: story.clone(),
+            counted: docs[0].clone(),
+            documents: docs
+                .iter()
+                .map(|d| StoryCopy {
+                    doc: d.clone(),
+                    outlet: folding.outlets.get(d).cloned(),
+                })
+                .collect(),
+        })
+        .collect();
+    let folded_sentences: Option<Vec<SentenceClaims>> =
+        predicted.filter(|_| !folding.keep_duplicates).map(|p| {
+            p.iter()
+                .filter(|s| stories.counted(&s.doc))
+                .cloned()
+                .collect()
+        });
+    let folded = if folding.keep_duplicates {
+        0
+    } else {
+        story_groups.iter().map(|g| g.documents.len() - 1).sum()
+    };
+    let predicted = folded_sentences.as_deref().or(predicted);
     let gold_table = gold.map(|g| actor_table(g, &documents_of(g)));
-    let (source, main, main_sentences) = match predicted {
+    let (source, mut main, main_sentences) = match predicted {
         Some(p) => (Source::Predicted, actor_table(p, &documents_of(p)), p),
         None => (
             Source::Gold,
@@ -415,6 +602,13 @@ pub fn compare(
             gold.expect("predicted or gold sentences"),
         ),
     };
+    if !folding.keep_duplicates && predicted.is_some() {
+        for row in main.actors.values_mut() {
+            for e in &mut row.evidence {
+                e.copies = stories.copies_of(&e.doc, &folding.outlets);
+            }
+        }
+    }
     let side = if predicted.is_some() { gold } else { None };
     let error = side.and(gold_table.as_ref()).map(|g| {
         main.actors
@@ -453,6 +647,8 @@ pub fn compare(
         error,
         by,
         groups,
+        folded,
+        stories: story_groups,
         bootstrap: BootstrapNote {
             level: 0.95,
             resamples: BOOTSTRAP_RESAMPLES,

@@ -94,6 +94,12 @@ pub struct Attribution {
     pub target: Option<Target>,
     /// The rule that decided `holder`.
     pub rule: Option<Rule>,
+    /// The name behind each claim's holder, in the order of `claims`, where
+    /// attribution knows it: a person or body named in the gazetteer or
+    /// learnt in the article ("Emmanuel Macron", "High Islamic Council").
+    pub speakers: Vec<Option<String>>,
+    /// The name behind `holder`, where known.
+    pub speaker: Option<String>,
 }
 
 impl Attribution {
@@ -105,8 +111,39 @@ impl Attribution {
             holder: None,
             target: None,
             rule: None,
+            speakers: vec![],
+            speaker: None,
         }
     }
+}
+
+impl Attribution {
+    /// The claims with the names behind their holders.
+    pub fn spoken_claims(&self) -> Vec<crate::stance::SpokenClaim> {
+        self.claims
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                crate::stance::SpokenClaim::new(c, self.speakers.get(k).cloned().flatten())
+            })
+            .collect()
+    }
+}
+
+/// An actor as a rule finds it: the holder, and the name behind it when
+/// the mention that decided it names one.
+#[derive(Debug, Clone, PartialEq)]
+struct Who {
+    holder: Holder,
+    speaker: Option<String>,
+}
+
+/// The actor a mention stands for, if resolved.
+fn who(m: &Mention) -> Option<Who> {
+    m.holder.map(|holder| Who {
+        holder,
+        speaker: m.speaker.clone(),
+    })
 }
 
 /// The attribution stage: a gazetteer and the rules above.
@@ -126,6 +163,10 @@ struct Mention {
     in_quote: bool,
     /// "we"/"I": resolved once the quotation's speaker is known.
     speaker_anaphor: bool,
+    /// The name behind the mention: the person's full name (a surname
+    /// completed from the gazetteer or the article, a title replaced by the
+    /// name next to it), a body as written, or what a pronoun points back to.
+    speaker: Option<String>,
 }
 
 /// Where quotation marks put a sentence.
@@ -236,7 +277,7 @@ struct Prepared {
 }
 
 /// A holder found by a rule, with the rule.
-type Found2 = (Holder, Rule);
+type Found2 = (Who, Rule);
 
 /// A sentence's clauses and where their texts start in the clause batch.
 type ClausePlan = (Vec<Clause>, usize);
@@ -247,6 +288,8 @@ struct Clause {
     start: usize,
     end: usize,
     holder: Holder,
+    /// The name behind `holder`, where known.
+    speaker: Option<String>,
     /// The connective before this clause, lower case ("" for the first).
     connective: String,
     /// Armed-group names in the clause, lower case.
@@ -389,7 +432,7 @@ impl Attributor {
         }
         // Quotation runs: from the sentence that opens a quotation to the one
         // that closes it; the speaker is named in one of them.
-        let mut runs: Vec<Option<Holder>> = Vec::new();
+        let mut runs: Vec<Option<Who>> = Vec::new();
         let mut current: Option<usize> = None;
         for (i, p) in sentences.iter_mut().enumerate() {
             let continues = p.quotes.starts_inside && current.is_some();
@@ -410,7 +453,7 @@ impl Attributor {
                 p.run = Some(r);
                 if runs[r].is_none() {
                     runs[r] = speech_speaker(p, &doc.sentences[i], 0, doc.sentences[i].text.len())
-                        .map(|(h, _)| h);
+                        .map(|(w, _)| w);
                 }
             }
             if !p.quotes.ends_inside {
@@ -419,16 +462,16 @@ impl Attributor {
         }
         // A quotation with no speaker of its own continues the last one
         // quoted in its paragraph or the paragraph before (§5 C1).
-        let mut last_speaker: Option<(usize, Holder)> = None;
+        let mut last_speaker: Option<(usize, Who)> = None;
         let mut run_speakers = runs.clone();
         for p in &sentences {
             let Some(r) = p.run else { continue };
-            match runs[r] {
-                Some(h) => last_speaker = Some((p.paragraph, h)),
+            match &runs[r] {
+                Some(w) => last_speaker = Some((p.paragraph, w.clone())),
                 None => {
-                    if let Some((para, h)) = last_speaker {
+                    if let Some((para, w)) = &last_speaker {
                         if p.paragraph <= para + 1 && run_speakers[r].is_none() {
-                            run_speakers[r] = Some(h);
+                            run_speakers[r] = Some(w.clone());
                         }
                     }
                 }
@@ -436,9 +479,11 @@ impl Attributor {
         }
         // "we" and "I" inside a quotation are its speaker.
         for p in sentences.iter_mut() {
-            let speaker = p.run.and_then(|r| run_speakers[r]);
+            let speaker = p.run.and_then(|r| run_speakers[r].as_ref());
             for m in p.mentions.iter_mut().filter(|m| m.speaker_anaphor) {
-                m.holder = if m.in_quote { speaker } else { None };
+                let w = speaker.filter(|_| m.in_quote);
+                m.holder = w.map(|w| w.holder);
+                m.speaker = w.and_then(|w| w.speaker.clone());
             }
         }
         let targets = DocTargets::new(&self.gazetteer, doc, &sentences);
@@ -528,9 +573,17 @@ impl Attributor {
                 }
             }
             let in_quote = quotes.is_inside(f.start);
-            let (holder, person, speaker_anaphor) = match f.kind {
-                MentionKind::Person(h) => (Some(h), true, false),
-                MentionKind::Body(h) => (Some(h), false, false),
+            let surface = &text[f.start..f.end];
+            let (holder, person, speaker_anaphor, speaker) = match f.kind {
+                MentionKind::Person(h) => {
+                    // A title with a name beside it stands for the name.
+                    let name = adjacent_names(text, words, f.start, f.end)
+                        .into_iter()
+                        .max_by_key(|n| n.len())
+                        .unwrap_or_else(|| surface.to_string());
+                    (Some(h), true, false, Some(self.full_name(&name, h, learnt)))
+                }
+                MentionKind::Body(h) => (Some(h), false, false, Some(body_name(surface))),
                 MentionKind::Mandatable => (
                     Some(if mandated {
                         self.gazetteer.mandated_holder
@@ -539,11 +592,28 @@ impl Attributor {
                     }),
                     false,
                     false,
+                    Some(body_name(surface)),
                 ),
-                MentionKind::PersonAnaphor => (history.resolve(paragraph, true), true, false),
-                MentionKind::BodyAnaphor => (history.resolve(paragraph, false), false, false),
-                MentionKind::ArmedAnaphor => (history.armed, false, false),
-                MentionKind::SpeakerAnaphor => (None, true, true),
+                MentionKind::PersonAnaphor => {
+                    let w = history.resolve(paragraph, true);
+                    (
+                        w.map(|w| w.holder),
+                        true,
+                        false,
+                        w.and_then(|w| w.speaker.clone()),
+                    )
+                }
+                MentionKind::BodyAnaphor => {
+                    let w = history.resolve(paragraph, false);
+                    (
+                        w.map(|w| w.holder),
+                        false,
+                        false,
+                        w.and_then(|w| w.speaker.clone()),
+                    )
+                }
+                MentionKind::ArmedAnaphor => (history.armed, false, false, None),
+                MentionKind::SpeakerAnaphor => (None, true, true, None),
             };
             let possessive = is_possessive(text, f.end)
                 || matches!(
@@ -552,7 +622,14 @@ impl Attributor {
                 );
             let oblique = is_oblique(text, words, f.start, &out);
             if let (Some(h), false) = (holder, speaker_anaphor) {
-                history.push(paragraph, h, person);
+                history.push(
+                    paragraph,
+                    Who {
+                        holder: h,
+                        speaker: speaker.clone(),
+                    },
+                    person,
+                );
             }
             // A title followed by a capitalised name, or a name followed by
             // ", a <title>": the name is that holder's for the article.
@@ -571,9 +648,30 @@ impl Attributor {
                 possessive,
                 in_quote,
                 speaker_anaphor,
+                speaker,
             });
         }
         out
+    }
+
+    /// A person's name as the article knows it best: a surname or a shorter
+    /// form completed from the longest name of the same holder learnt in the
+    /// article or listed in the gazetteer that ends with it ("Macron" →
+    /// "Emmanuel Macron"); titles and unknown names as written.
+    fn full_name(&self, name: &str, holder: Holder, learnt: &[(String, Holder)]) -> String {
+        let ends_with = |long: &str| {
+            long.len() > name.len()
+                && long.ends_with(name)
+                && long[..long.len() - name.len()].ends_with(' ')
+        };
+        learnt
+            .iter()
+            .filter(|(n, h)| *h == holder && ends_with(n))
+            .map(|(n, _)| n.as_str())
+            .max_by_key(|n| n.len())
+            .or_else(|| self.gazetteer.full_name(name, holder))
+            .unwrap_or(name)
+            .to_string()
     }
 
     /// The clauses of a sentence that sets holders against each other, or
@@ -620,11 +718,14 @@ impl Attributor {
                     .iter()
                     .find(|w| w.start >= start)
                     .map(|w| w.lower.clone());
-                let explicit = self.decide_range(doc, prep, i, start, end).map(|(h, _)| h);
+                let explicit = self.decide_range(doc, prep, i, start, end).map(|(w, _)| w);
                 let inherited = first_word
                     .filter(|w| contains(lexicon::ELLIPTIC_STARTS, w))
-                    .and(clauses.last().map(|c: &Clause| c.holder));
-                if let Some(holder) = explicit.or(inherited) {
+                    .and(clauses.last().map(|c: &Clause| Who {
+                        holder: c.holder,
+                        speaker: c.speaker.clone(),
+                    }));
+                if let Some(Who { holder, speaker }) = explicit.or(inherited) {
                     // Cue offsets are relative to the clause (found by fuzzing:
                     // slicing the sentence with them named the wrong words, or
                     // panicked inside a multi-byte character).
@@ -639,6 +740,7 @@ impl Attributor {
                         start,
                         end,
                         holder,
+                        speaker,
                         connective: connective.clone(),
                         groups,
                     });
@@ -671,17 +773,22 @@ impl Attributor {
             .filter(|(_, st)| **st != Stance::Neutral)
             .map(|(c, st)| (c, *st))
             .collect();
-        let claim = |c: &Clause, stance: Stance| Claim {
-            holder: c.holder,
-            stance,
-            target: prep.targets.of(&self.gazetteer, s.text, c.start, c.end, i),
+        let claim = |c: &Clause, stance: Stance| {
+            (
+                Claim {
+                    holder: c.holder,
+                    stance,
+                    target: prep.targets.of(&self.gazetteer, s.text, c.start, c.end, i),
+                },
+                c.speaker.clone(),
+            )
         };
         let opposed = taking.iter().any(|(_, st)| *st != taking[0].1);
         if taking.len() >= 2 && opposed {
             let one_voice = prep.sentences[i]
                 .run
-                .and_then(|r| prep.run_speakers[r])
-                .is_some_and(is_party);
+                .and_then(|r| prep.run_speakers[r].as_ref())
+                .is_some_and(|w| is_party(w.holder));
             let same_holder = taking.iter().all(|(c, _)| c.holder == taking[0].0.holder);
             let asserted = taking.last().expect("two clauses");
             let concession = same_holder
@@ -715,7 +822,7 @@ impl Attributor {
             return None;
         }
         // Clauses that agree with the sentence's stance hold it.
-        let holding: Vec<Claim> = taking
+        let holding: Vec<(Claim, Option<String>)> = taking
             .iter()
             .filter(|(_, st)| *st == s.stance)
             .map(|(c, st)| claim(c, *st))
@@ -732,21 +839,31 @@ impl Attributor {
         let found = self.decide_range(doc, prep, i, 0, s.text.len());
         if s.stance == Stance::Neutral {
             return Attribution {
-                holder: found.map(|(h, _)| h),
-                rule: found.map(|(_, r)| r),
+                rule: found.as_ref().map(|(_, r)| *r),
+                speaker: found.as_ref().and_then(|(w, _)| w.speaker.clone()),
+                holder: found.map(|(w, _)| w.holder),
                 ..Attribution::none()
             };
         }
-        let (holder, rule) = found.unwrap_or((Holder::Author, Rule::Fallback));
+        let (who, rule) = found.unwrap_or((
+            Who {
+                holder: Holder::Author,
+                speaker: None,
+            },
+            Rule::Fallback,
+        ));
         let target = prep.targets.of(&self.gazetteer, s.text, 0, s.text.len(), i);
         attribution(
             s.stance,
             false,
-            vec![Claim {
-                holder,
-                stance: s.stance,
-                target,
-            }],
+            vec![(
+                Claim {
+                    holder: who.holder,
+                    stance: s.stance,
+                    target,
+                },
+                who.speaker,
+            )],
             rule,
         )
     }
@@ -763,30 +880,36 @@ impl Attributor {
     ) -> Option<Found2> {
         let p = &prep.sentences[i];
         let s = &doc.sentences[i];
-        let run_speaker = p.run.and_then(|r| prep.run_speakers[r]);
+        let run_speaker = p.run.and_then(|r| prep.run_speakers[r].clone());
         // 1. A party's own quotation: a direct quotation (opening the
         // sentence or continuing), or a sentence mostly of its words; not a
         // phrase quoted inside reported speech.
-        if let Some(h) = run_speaker.filter(|h| is_party(*h)) {
+        if let Some(w) = run_speaker.as_ref().filter(|w| is_party(w.holder)) {
             if p.quotes.opens_at_start
                 || p.quotes.starts_inside
                 || quoted_share(p, start, end) >= 0.5
             {
-                return Some((h, Rule::Quote));
+                return Some((w.clone(), Rule::Quote));
             }
         }
         let speech = speech_speaker(p, s, start, end);
         // 2. The article's own voice: questions and advice.
         if run_speaker.is_none() && speech.is_none() && (p.question || has_advice(p, start, end)) {
-            return Some((Holder::Author, Rule::AuthorVoice));
+            return Some((
+                Who {
+                    holder: Holder::Author,
+                    speaker: None,
+                },
+                Rule::AuthorVoice,
+            ));
         }
         // 3. The actor taking a position or step.
-        if let Some(h) = agent(p, s.text, start, end) {
-            return Some((h, Rule::Agent));
+        if let Some(w) = agent(p, s.text, start, end) {
+            return Some((w, Rule::Agent));
         }
         // 4. The speaker: an analyst's quotation, reported speech.
-        if let Some(h) = run_speaker.or(speech.map(|(h, _)| h)) {
-            return Some((h, Rule::Speech));
+        if let Some(w) = run_speaker.or(speech.map(|(w, _)| w)) {
+            return Some((w, Rule::Speech));
         }
         // 5. The subject heading the sentence, or a pronoun carried to it.
         subject(p, s.text, start, end).map(|h| (h, Rule::Subject))
@@ -804,30 +927,50 @@ fn quoted_share(p: &Prepared, start: usize, end: usize) -> f64 {
     inside as f64 / (end - start).max(1) as f64
 }
 
-fn attribution(stance: Stance, mixed: bool, claims: Vec<Claim>, rule: Rule) -> Attribution {
+fn attribution(
+    stance: Stance,
+    mixed: bool,
+    claims: Vec<(Claim, Option<String>)>,
+    rule: Rule,
+) -> Attribution {
     let lead = claims
         .iter()
-        .find(|c| c.stance == stance)
+        .find(|(c, _)| c.stance == stance)
         .or(claims.first())
-        .copied();
+        .cloned();
+    let (claims, speakers) = claims.into_iter().unzip();
     Attribution {
         stance,
         mixed,
-        holder: lead.map(|c| c.holder),
-        target: lead.map(|c| c.target),
+        holder: lead.as_ref().map(|(c, _)| c.holder),
+        target: lead.as_ref().map(|(c, _)| c.target),
+        speaker: lead.and_then(|(_, s)| s),
         claims,
+        speakers,
         rule: Some(rule),
     }
 }
 
-fn dedup(claims: Vec<Claim>) -> Vec<Claim> {
-    let mut out: Vec<Claim> = Vec::new();
+/// Claims without repeats (the first speaker of a repeated claim kept).
+fn dedup(claims: Vec<(Claim, Option<String>)>) -> Vec<(Claim, Option<String>)> {
+    let mut out: Vec<(Claim, Option<String>)> = Vec::new();
     for c in claims {
-        if !out.contains(&c) {
+        if !out.iter().any(|(o, _)| *o == c.0) {
             out.push(c);
         }
     }
     out
+}
+
+/// A body's name as a speaker: without a leading article, so "The junta"
+/// and "the junta" are one.
+fn body_name(surface: &str) -> String {
+    for article in ["the ", "The ", "THE "] {
+        if let Some(rest) = surface.strip_prefix(article) {
+            return rest.to_string();
+        }
+    }
+    surface.to_string()
 }
 
 /// Holders whose quoted words are their own position; an analyst quoted on
@@ -860,32 +1003,34 @@ const MAX_LEARNT_NAMES: usize = 64;
 /// Constant time per mention, however long the article.
 #[derive(Debug, Default)]
 struct History {
-    last: Option<(usize, Holder)>,
-    person: Option<(usize, Holder)>,
-    body: Option<(usize, Holder)>,
+    last: Option<(usize, Who)>,
+    person: Option<(usize, Who)>,
+    body: Option<(usize, Who)>,
     armed: Option<Holder>,
 }
 
 impl History {
-    fn push(&mut self, paragraph: usize, holder: Holder, person: bool) {
-        self.last = Some((paragraph, holder));
+    fn push(&mut self, paragraph: usize, who: Who, person: bool) {
+        if matches!(who.holder, Holder::Jihadists | Holder::Tuareg) {
+            self.armed = Some(who.holder);
+        }
         if person {
-            self.person = Some((paragraph, holder));
+            self.person = Some((paragraph, who.clone()));
         } else {
-            self.body = Some((paragraph, holder));
+            self.body = Some((paragraph, who.clone()));
         }
-        if matches!(holder, Holder::Jihadists | Holder::Tuareg) {
-            self.armed = Some(holder);
-        }
+        self.last = Some((paragraph, who));
     }
 
     /// The last actor of the wanted kind in this paragraph or the one
     /// before, else the last actor there of either kind.
-    fn resolve(&self, paragraph: usize, person: bool) -> Option<Holder> {
-        let near = |&(para, h): &(usize, Holder)| (para + 1 >= paragraph).then_some(h);
-        let kind = if person { self.person } else { self.body };
-        kind.and_then(|k| near(&k))
-            .or_else(|| self.last.and_then(|l| near(&l)))
+    fn resolve(&self, paragraph: usize, person: bool) -> Option<&Who> {
+        fn near(k: &Option<(usize, Who)>, paragraph: usize) -> Option<&Who> {
+            k.as_ref()
+                .and_then(|(para, w)| (para + 1 >= paragraph).then_some(w))
+        }
+        let kind = if person { &self.person } else { &self.body };
+        near(kind, paragraph).or_else(|| near(&self.last, paragraph))
     }
 }
 
@@ -1009,7 +1154,7 @@ fn speech_speaker(
     s: &SentenceIn<'_>,
     start: usize,
     end: usize,
-) -> Option<(Holder, usize)> {
+) -> Option<(Who, usize)> {
     let frame = |at: usize| at >= start && at < end && !p.quotes.is_inside(at);
     let text = s.text;
     for (k, w) in p.words.iter().enumerate() {
@@ -1025,7 +1170,7 @@ fn speech_speaker(
                 .iter()
                 .find(|m| m.start > w.end && frame(m.start) && m.holder.is_some());
             if let Some(m) = after {
-                return m.holder.map(|h| (h, w.start));
+                return who(m).map(|found| (found, w.start));
             }
             continue;
         }
@@ -1040,7 +1185,7 @@ fn speech_speaker(
             .filter(|m| m.end <= w.start && m.start >= clause_start && frame(m.start))
             .find(|m| !m.oblique && !m.possessive && m.holder.is_some());
         if let Some(m) = left {
-            return m.holder.map(|h| (h, w.start));
+            return who(m).map(|found| (found, w.start));
         }
         let right = p
             .mentions
@@ -1052,7 +1197,7 @@ fn speech_speaker(
         if let Some(m) = right.filter(|_| !listener) {
             let between = &text[w.end..m.start];
             if between.split_whitespace().count() <= 2 {
-                return m.holder.map(|h| (h, w.start));
+                return who(m).map(|found| (found, w.start));
             }
         }
     }
@@ -1079,7 +1224,7 @@ fn has_advice(p: &Prepared, start: usize, end: usize) -> bool {
 }
 
 /// The actor taking the first position or step in `start..end` (rule 3).
-fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
+fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Who> {
     let ws: Vec<&Word> = p
         .words
         .iter()
@@ -1107,7 +1252,7 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
             {
                 let between = k.saturating_sub(ws.iter().filter(|v| v.end <= m.end).count());
                 if m.possessive && between <= 2 && m.holder.is_some() && !m.speaker_anaphor {
-                    return m.holder;
+                    return who(m);
                 }
             }
         }
@@ -1119,7 +1264,7 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
                 .iter()
                 .find(|m| m.start >= of_end && m.start < end && same_side(m) && m.holder.is_some());
             if let Some(m) = named.filter(|m| m.start - of_end < 40) {
-                return m.holder;
+                return who(m);
             }
         }
         // The passive: "was accepted by X", "X-ed by Y".
@@ -1144,8 +1289,8 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
                             .filter(|v| v.start >= by_end && v.end <= m.start)
                             .all(|v| contains(lexicon::DETERMINERS, &v.lower))
                     });
-                if let Some(h) = agent.and_then(|m| m.holder) {
-                    return Some(h);
+                if let Some(w) = agent.and_then(who) {
+                    return Some(w);
                 }
             }
             // A passive without its agent names only the recipient.
@@ -1160,7 +1305,7 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
             .filter(|m| m.end <= w.start && m.start >= from && same_side(m))
             .find(|m| !m.oblique && !m.possessive && m.holder.is_some());
         if let Some(m) = subject {
-            return m.holder;
+            return who(m);
         }
     }
     None
@@ -1169,7 +1314,7 @@ fn agent(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
 /// The actor heading the sentence (rule 5): the first mention, outside
 /// quotation marks, with nothing before it in its clause but determiners and
 /// linking words.
-fn subject(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder> {
+fn subject(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Who> {
     let m = p
         .mentions
         .iter()
@@ -1204,13 +1349,13 @@ fn subject(p: &Prepared, text: &str, start: usize, end: usize) -> Option<Holder>
     let ok = words(head)
         .iter()
         .all(|w| contains(lexicon::DETERMINERS, &w.lower) || linking.contains(&w.lower.as_str()));
-    ok.then_some(m.holder).flatten()
+    ok.then(|| who(m)).flatten()
 }
 
 /// A document's sentences, prepared, with its quotation speakers and targets.
 struct PreparedDoc {
     sentences: Vec<Prepared>,
-    run_speakers: Vec<Option<Holder>>,
+    run_speakers: Vec<Option<Who>>,
     targets: DocTargets,
 }
 
@@ -1503,6 +1648,44 @@ mod tests {
                 Some(Mali)
             ]
         );
+    }
+
+    #[test]
+    fn speakers_are_named_completed_and_carried() {
+        let a = run(&[
+            &[
+                ("Macron rejected any negotiation with the jihadists.", ANTI),
+                ("He said talks with terrorists would never happen.", ANTI),
+            ],
+            &[
+                (
+                    "The High Islamic Council, mandated by the authorities, said it was prepared to act as a go-between for dialogue.",
+                    PRO,
+                ),
+                (
+                    "Wassim Nasr, a specialist, said that dialogue was possible.",
+                    PRO,
+                ),
+                ("Nasr believes negotiations would help.", PRO),
+            ],
+            &[("Talks are the only way, the article argues?", PRO)],
+        ]);
+        let speaker = |i: usize| a[i].speakers.first().cloned().flatten();
+        // A surname completed from the gazetteer; the pronoun carries it.
+        assert_eq!(speaker(0).as_deref(), Some("Emmanuel Macron"));
+        assert_eq!(speaker(1).as_deref(), Some("Emmanuel Macron"));
+        assert_eq!(a[0].speaker, speaker(0));
+        // A body as written, without its article.
+        assert_eq!(a[2].holder, Some(Mali));
+        assert_eq!(speaker(2).as_deref(), Some("High Islamic Council"));
+        // A name learnt beside a title, and its surname later.
+        assert_eq!(a[3].holder, Some(Analyst));
+        assert_eq!(speaker(3).as_deref(), Some("Wassim Nasr"));
+        assert_eq!(speaker(4).as_deref(), Some("Wassim Nasr"));
+        // The author has no name.
+        assert_eq!(a[5].holder, Some(Author));
+        assert_eq!(speaker(5), None);
+        assert_eq!(a[5].speakers.len(), a[5].claims.len());
     }
 
     #[test]

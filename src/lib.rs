@@ -16,6 +16,7 @@ pub mod boilerplate;
 pub mod classify;
 pub mod cli;
 pub mod corpus;
+pub mod dedup;
 pub mod embed;
 pub mod evaluate;
 pub mod finetune;

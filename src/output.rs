@@ -190,7 +190,10 @@ mod tests {
                 holder: crate::stance::Holder::Mali,
                 stance: Stance::Pro,
                 target: crate::stance::Target::Jihadists,
-            }],
+            }
+            .into()],
+            speaker: None,
+            story: None,
             truncated: false,
         }
     }

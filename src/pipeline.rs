@@ -11,7 +11,7 @@ use crate::classify::{Batch, Classifier};
 use crate::corpus::Article;
 use crate::embed::Encoder;
 use crate::segment::{self, Segmenter};
-use crate::stance::{Claim, Holder, Scores, Stance, Target};
+use crate::stance::{Holder, Scores, SpokenClaim, Stance, Target};
 use anyhow::{bail, ensure, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -54,8 +54,19 @@ pub struct ScoredSentence {
     /// Opposed positions side by side (the standard's `mixed`); the stance
     /// is then neutral.
     pub mixed: bool,
-    /// Who holds which stance toward whom, in the standard's form.
-    pub claims: Vec<Claim>,
+    /// Who holds which stance toward whom, in the standard's form, each
+    /// with the name behind its holder when attribution knows it.
+    pub claims: Vec<SpokenClaim>,
+    /// The name behind `holder` (a person, or a body as written), when
+    /// attribution knows it. Written only when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+    /// The story this article belongs to: the id of the first article of
+    /// its near-duplicate group in input order ([`crate::dedup`]), its own
+    /// id when it copies none. Written by `stance score`; absent when the
+    /// stage that reads whole inputs has not set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub story: Option<String>,
     /// The sentence is longer than the encoder reads (256 tokens for
     /// MiniLM): it was scored on its first tokens only, as
     /// sentence-transformers does. Written only when true.
@@ -81,7 +92,8 @@ impl ScoredSentence {
         self.mixed = a.mixed;
         self.holder = a.holder;
         self.target = a.target;
-        self.claims = a.claims;
+        self.claims = a.spoken_claims();
+        self.speaker = a.speaker;
     }
 }
 
@@ -350,6 +362,8 @@ impl Embedded {
                             target: None,
                             mixed: false,
                             claims: vec![],
+                            speaker: None,
+                            story: None,
                             truncated,
                         }
                     })

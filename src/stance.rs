@@ -124,6 +124,46 @@ pub struct Claim {
     pub target: Target,
 }
 
+/// A claim as records carry it: the claim, and the name behind its holder
+/// where attribution knows it ("Emmanuel Macron", "High Islamic Council").
+/// Written `{holder, stance, target, speaker?}`: the standard's claim with
+/// one optional field after it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpokenClaim {
+    pub holder: Holder,
+    pub stance: Stance,
+    pub target: Target,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
+}
+
+impl SpokenClaim {
+    pub fn new(claim: Claim, speaker: Option<String>) -> Self {
+        SpokenClaim {
+            holder: claim.holder,
+            stance: claim.stance,
+            target: claim.target,
+            speaker,
+        }
+    }
+
+    /// The claim without its speaker.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            holder: self.holder,
+            stance: self.stance,
+            target: self.target,
+        }
+    }
+}
+
+impl From<Claim> for SpokenClaim {
+    fn from(claim: Claim) -> Self {
+        SpokenClaim::new(claim, None)
+    }
+}
+
 /// A probability for each label, in the order of [`Stance::ALL`]; sums to one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scores(pub [f32; 3]);

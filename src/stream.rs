@@ -5,9 +5,14 @@
 //! reading the next, so memory does not grow with the input. This module
 //! decides, article by article, what a run takes from the stream: only its
 //! share of the input under `--shard I/N`, and, under `--resume`, only the
-//! articles after the last one already complete in the output.
+//! articles after the last one already complete in the output. It also
+//! gives each article its story ([`crate::dedup`]): every article of the
+//! input goes through one bounded [`StoryIndex`] in input order, those of
+//! other shards and those skipped on resuming included, so an article's
+//! story is the same whatever the shard, the window or the interruption.
 
 use crate::corpus::{Article, InputError};
+use crate::dedup::StoryIndex;
 use anyhow::{bail, Context, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -73,6 +78,7 @@ pub struct Selection<I> {
     ordinal: usize,
     skip_through: Option<String>,
     skipped: usize,
+    stories: StoryIndex,
 }
 
 impl<I> Selection<I>
@@ -86,6 +92,7 @@ where
             ordinal: 0,
             skip_through,
             skipped: 0,
+            stories: StoryIndex::default(),
         }
     }
 
@@ -104,24 +111,32 @@ impl<I> Iterator for Selection<I>
 where
     I: Iterator<Item = Result<Article, InputError>>,
 {
-    type Item = Result<Article, InputError>;
+    /// An article with its story, or a refused record.
+    type Item = Result<(Article, String), InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let item = self.items.next()?;
             let ordinal = self.ordinal;
             self.ordinal += 1;
+            let story = item
+                .as_ref()
+                .ok()
+                .map(|a| self.stories.assign(&a.id, &a.text));
             if self.shard.is_some_and(|shard| !shard.owns(ordinal)) {
                 continue;
             }
-            match (&item, &self.skip_through) {
+            match (item, &self.skip_through) {
                 (Ok(article), Some(last)) => {
                     self.skipped += 1;
                     if article.id == *last {
                         self.skip_through = None;
                     }
                 }
-                _ => return Some(item),
+                (Ok(article), None) => {
+                    return Some(Ok((article, story.expect("assigned to every article"))))
+                }
+                (Err(e), _) => return Some(Err(e)),
             }
         }
     }
@@ -155,10 +170,10 @@ mod tests {
         })
     }
 
-    fn ids(items: impl Iterator<Item = Result<Article, InputError>>) -> Vec<String> {
+    fn ids(items: impl Iterator<Item = Result<(Article, String), InputError>>) -> Vec<String> {
         items
             .map(|item| match item {
-                Ok(a) => a.id,
+                Ok((a, _)) => a.id,
                 Err(e) => format!("error@{}", e.origin.line.unwrap()),
             })
             .collect()

@@ -2,7 +2,7 @@
 //! page with two inline SVG charts (net stance per actor with its interval;
 //! net stance per group as a timeline) and the evidence sentences.
 
-use super::{ActorRow, Comparison, GroupBy};
+use super::{ActorRow, Comparison, Evidence, GroupBy, StoryCopy};
 use crate::evaluate::html::escape;
 use crate::stance::{Holder, Stance};
 use std::collections::BTreeMap;
@@ -14,6 +14,87 @@ fn fmt_net(v: Option<f64>) -> String {
 
 fn fmt_ci(ci: Option<[f64; 2]>) -> String {
     ci.map_or("–".into(), |[lo, hi]| format!("[{lo:+.2}, {hi:+.2}]"))
+}
+
+/// How folding went, in one sentence; empty when no story has copies.
+fn stories_line(c: &Comparison) -> String {
+    if c.stories.is_empty() {
+        return String::new();
+    }
+    let copies: usize = c.stories.iter().map(|g| g.documents.len() - 1).sum();
+    if c.folded > 0 {
+        format!(
+            "{} told by more than one article: {} near-copies folded, each story counted once (its first article's claims; the evidence lists every copy).",
+            stories_are(c.stories.len()),
+            c.folded
+        )
+    } else {
+        format!(
+            "{} told by more than one article ({copies} near-copies), every copy counted (--keep-duplicates).",
+            stories_are(c.stories.len())
+        )
+    }
+}
+
+fn stories_are(n: usize) -> String {
+    if n == 1 {
+        "1 story is".into()
+    } else {
+        format!("{n} stories are")
+    }
+}
+
+/// "doc (outlet)" for each copy.
+fn copies_text(copies: &[StoryCopy]) -> String {
+    copies
+        .iter()
+        .map(|c| match &c.outlet {
+            Some(o) => format!("{} ({o})", c.doc),
+            None => c.doc.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A holder's speakers, most claims first (then by name), and the name
+/// shown for evidence whose speaker attribution does not know.
+fn speakers_by_weight(r: &ActorRow) -> Vec<(&str, &super::SpeakerRow)> {
+    let mut v: Vec<(&str, &super::SpeakerRow)> =
+        r.speakers.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    v.sort_by_key(|(n, s)| (std::cmp::Reverse(s.pro + s.anti), *n));
+    v
+}
+
+const UNNAMED: &str = "speaker not named";
+
+/// Evidence grouped under its speakers, in [`speakers_by_weight`] order,
+/// those with no speaker last.
+fn evidence_by_speaker(r: &ActorRow) -> Vec<(&str, Vec<&Evidence>)> {
+    let mut out: Vec<(&str, Vec<&Evidence>)> = speakers_by_weight(r)
+        .into_iter()
+        .map(|(name, _)| {
+            (
+                name,
+                r.evidence
+                    .iter()
+                    .filter(|e| e.speaker.as_deref() == Some(name))
+                    .collect(),
+            )
+        })
+        .collect();
+    let unnamed: Vec<&Evidence> = r
+        .evidence
+        .iter()
+        .filter(|e| {
+            e.speaker
+                .as_ref()
+                .is_none_or(|s| !r.speakers.contains_key(s))
+        })
+        .collect();
+    if !unnamed.is_empty() {
+        out.push((UNNAMED, unnamed));
+    }
+    out
 }
 
 /// Actors with at least one sentence in a table.
@@ -46,6 +127,10 @@ pub fn to_markdown(c: &Comparison) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Stance toward dialogue, by actor\n");
     let _ = writeln!(md, "{}\n", source_line(c));
+    let stories = stories_line(c);
+    if !stories.is_empty() {
+        let _ = writeln!(md, "{stories}\n");
+    }
     let gold = c.gold.as_ref();
     let _ = write!(md, "| actor | pro | anti | neutral | net | 95% CI |");
     if gold.is_some() {
@@ -106,26 +191,65 @@ pub fn to_markdown(c: &Comparison) -> String {
         }
         let _ = writeln!(md, "\nCells: net (pro/anti).");
     }
+    if c.actors.values().any(|r| !r.speakers.is_empty()) {
+        let _ = writeln!(md, "\n## Speakers\n");
+        let _ = writeln!(md, "| actor | speaker | pro | anti | net |");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|");
+        for (h, r) in &c.actors {
+            for (name, s) in speakers_by_weight(r) {
+                let _ = writeln!(
+                    md,
+                    "| {h} | {name} | {} | {} | {} |",
+                    s.pro,
+                    s.anti,
+                    fmt_net(s.net)
+                );
+            }
+        }
+    }
+    if !c.stories.is_empty() {
+        let _ = writeln!(md, "\n## Stories told by several articles\n");
+        for g in &c.stories {
+            let _ = writeln!(
+                md,
+                "- `{}`: {} articles, counted as `{}`: {}",
+                g.story,
+                g.documents.len(),
+                g.counted,
+                copies_text(&g.documents)
+            );
+        }
+    }
     let _ = writeln!(md, "\n## Evidence\n");
     for (h, r) in &c.actors {
         if r.evidence.is_empty() {
             continue;
         }
         let _ = writeln!(md, "**{h}** ({} pro, {} anti)\n", r.pro, r.anti);
-        for e in &r.evidence {
-            let score = e.score.map_or(String::new(), |s| format!(" p={s:.2}"));
-            let _ = writeln!(
-                md,
-                "- {} → {} · `{}` [{}..{}]{score}: {}",
-                e.stance,
-                e.target,
-                e.doc,
-                e.start,
-                e.end,
-                crate::output::shorten(&e.text, 160)
-            );
+        for (speaker, evidence) in evidence_by_speaker(r) {
+            if !r.speakers.is_empty() {
+                let _ = writeln!(md, "*{speaker}*\n");
+            }
+            for e in evidence {
+                let score = e.score.map_or(String::new(), |s| format!(" p={s:.2}"));
+                let copies = if e.copies.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (also in {})", copies_text(&e.copies))
+                };
+                let _ = writeln!(
+                    md,
+                    "- {} → {} · `{}` [{}..{}]{score}{copies}: {}",
+                    e.stance,
+                    e.target,
+                    e.doc,
+                    e.start,
+                    e.end,
+                    crate::output::shorten(&e.text, 160)
+                );
+            }
+            let _ = writeln!(md);
         }
-        let _ = writeln!(md);
     }
     md
 }
@@ -134,7 +258,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1100px;marg
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}td{white-space:nowrap}\
 .lab{font-size:90%;color:#444}.ev{margin:4px 0 4px 1em}.pro{color:#1b7f3b}.anti{color:#b3261e}\
-details{margin:6px 0}summary{cursor:pointer}";
+details{margin:6px 0}summary{cursor:pointer}.spk{margin:8px 0 2px 0.5em}";
 
 /// Horizontal position of a net value in a chart `width` wide after `left`.
 fn x_of(v: f64, left: f64, width: f64) -> f64 {
@@ -336,6 +460,10 @@ pub fn to_html(c: &Comparison) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Stance by actor</title><style>{STYLE}</style></head><body><h1>Stance toward dialogue, by actor</h1><p class=\"lab\">{}</p>",
         escape(&source_line(c))
     );
+    let stories = stories_line(c);
+    if !stories.is_empty() {
+        let _ = write!(h, "<p class=\"lab\">{}</p>", escape(&stories));
+    }
     h.push_str("<h2>Net stance per actor</h2>");
     h.push_str(&actors_svg(c));
     h.push_str("<table><tr><th>actor</th><th>pro</th><th>anti</th><th>neutral</th><th>net</th><th>95% CI</th>");
@@ -402,6 +530,39 @@ pub fn to_html(c: &Comparison) -> String {
         }
         h.push_str("</table>");
     }
+    if c.actors.values().any(|r| !r.speakers.is_empty()) {
+        h.push_str("<h2>Speakers</h2><p class=\"lab\">The names behind each actor's claims, where attribution knows them (a person named or titled in the article or the gazetteer, or a body as written); claims whose speaker is not named count under the actor only.</p>");
+        h.push_str(
+            "<table><tr><th>actor</th><th style=\"text-align:left\">speaker</th><th>pro</th><th>anti</th><th>net</th></tr>",
+        );
+        for (holder, r) in &c.actors {
+            for (name, s) in speakers_by_weight(r) {
+                let _ = write!(
+                    h,
+                    "<tr><td>{holder}</td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td><b>{}</b></td></tr>",
+                    escape(name),
+                    s.pro,
+                    s.anti,
+                    fmt_net(s.net)
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+    if !c.stories.is_empty() {
+        h.push_str("<h2>Stories told by several articles</h2><table><tr><th>story</th><th>articles</th><th>counted</th><th style=\"text-align:left\">copies (outlet)</th></tr>");
+        for g in &c.stories {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left;white-space:normal\">{}</td></tr>",
+                escape(&g.story),
+                g.documents.len(),
+                escape(&g.counted),
+                escape(&copies_text(&g.documents[1..]))
+            );
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Evidence</h2>");
     for (holder, r) in &c.actors {
         if r.evidence.is_empty() {
@@ -412,23 +573,43 @@ pub fn to_html(c: &Comparison) -> String {
             "<details><summary><b>{holder}</b>: {} pro, {} anti</summary>",
             r.pro, r.anti
         );
-        for e in &r.evidence {
-            let class = if e.stance == Stance::Pro {
-                "pro"
-            } else {
-                "anti"
-            };
-            let score = e.score.map_or(String::new(), |s| format!(" p={s:.2}"));
-            let _ = write!(
-                h,
-                "<div class=\"ev\"><span class=\"{class}\">{}</span> → {} <span class=\"lab\">{} [{}..{}]{score}</span><br>{}</div>",
-                e.stance,
-                e.target,
-                escape(&e.doc),
-                e.start,
-                e.end,
-                escape(&e.text)
-            );
+        for (speaker, evidence) in evidence_by_speaker(r) {
+            if !r.speakers.is_empty() {
+                let figures = r.speakers.get(speaker).map_or(String::new(), |s| {
+                    format!(": {} pro, {} anti, net {}", s.pro, s.anti, fmt_net(s.net))
+                });
+                let _ = write!(
+                    h,
+                    "<div class=\"spk\"><b>{}</b>{figures}</div>",
+                    escape(speaker)
+                );
+            }
+            for e in evidence {
+                let class = if e.stance == Stance::Pro {
+                    "pro"
+                } else {
+                    "anti"
+                };
+                let score = e.score.map_or(String::new(), |s| format!(" p={s:.2}"));
+                let copies = if e.copies.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "<br><span class=\"lab\">also in {}</span>",
+                        escape(&copies_text(&e.copies))
+                    )
+                };
+                let _ = write!(
+                    h,
+                    "<div class=\"ev\"><span class=\"{class}\">{}</span> → {} <span class=\"lab\">{} [{}..{}]{score}</span><br>{}{copies}</div>",
+                    e.stance,
+                    e.target,
+                    escape(&e.doc),
+                    e.start,
+                    e.end,
+                    escape(&e.text)
+                );
+            }
         }
         h.push_str("</details>");
     }

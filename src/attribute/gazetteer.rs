@@ -219,6 +219,9 @@ pub struct Gazetteer {
     actors: PhraseSet<MentionKind>,
     targets: PhraseSet<TargetCue>,
     mandate_cues: PhraseSet<()>,
+    /// Every `people` entry with its holder, in file order (to complete a
+    /// surname into the full name listed with it).
+    people: Vec<(String, Holder)>,
     /// Holder of a mandated body, and of the same body acting on its own.
     pub mandated_holder: Holder,
     pub unmandated_holder: Holder,
@@ -267,6 +270,7 @@ impl Gazetteer {
             Ok(s.to_string())
         };
         let mut actors: Vec<(String, MentionKind)> = Vec::new();
+        let mut people: Vec<(String, Holder)> = Vec::new();
         let mut seen: BTreeMap<String, (Holder, usize)> = BTreeMap::new();
         for (name, names) in &file.holders {
             let h = holder(name)?;
@@ -295,6 +299,9 @@ impl Gazetteer {
                         }
                     }
                     seen.insert(key, (h, line_of(p.span().start)));
+                    if person {
+                        people.push((s.clone(), h));
+                    }
                     actors.push((
                         s,
                         if person {
@@ -339,6 +346,7 @@ impl Gazetteer {
             actors: PhraseSet::new(actors),
             targets: PhraseSet::new(targets),
             mandate_cues: PhraseSet::new(cues),
+            people,
             mandated_holder,
             unmandated_holder,
         })
@@ -347,6 +355,23 @@ impl Gazetteer {
     /// Actor names, titles and anaphors in `text`, in order.
     pub fn mentions(&self, text: &str) -> Vec<Found<MentionKind>> {
         self.actors.find(text)
+    }
+
+    /// The full name a shorter `people` entry stands for: the first entry
+    /// of the same holder, listed in the file, that ends with it after a
+    /// space and starts with a capital ("Macron" → "Emmanuel Macron",
+    /// "Le Drian" → "Jean-Yves Le Drian"); `None` when there is none.
+    pub fn full_name(&self, name: &str, holder: Holder) -> Option<&str> {
+        self.people
+            .iter()
+            .find(|(long, h)| {
+                *h == holder
+                    && long.len() > name.len()
+                    && long.ends_with(name)
+                    && long[..long.len() - name.len()].ends_with(' ')
+                    && long.starts_with(char::is_uppercase)
+            })
+            .map(|(long, _)| long.as_str())
     }
 
     /// Target cue words in `text`, in order.

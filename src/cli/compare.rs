@@ -6,7 +6,7 @@ use super::score::{set_threads, ScoringStages};
 use super::{
     report_input_error, warn_about_article, warn_truncated, CompareArgs, Sink, EXIT_SOME_FAILED,
 };
-use crate::aggregate::{compare, render, SentenceClaims};
+use crate::aggregate::{compare, render, Folding, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
@@ -43,13 +43,19 @@ fn read_records(path: &Path) -> Result<Vec<SentenceClaims>> {
     Ok(out)
 }
 
-/// Years of the articles in `corpus` (its `metadata.csv`), by document id.
-fn corpus_years(corpus: &Path) -> Result<BTreeMap<String, i32>> {
+/// Years and outlets of the articles in `corpus` (its `metadata.csv`), by
+/// document id.
+fn corpus_metadata(corpus: &Path) -> Result<(BTreeMap<String, i32>, BTreeMap<String, String>)> {
     let table = read_metadata(&corpus.join(METADATA_FILE))?;
-    Ok(table
+    let years = table
+        .iter()
+        .filter_map(|(id, meta)| meta.year().map(|y| (id.clone(), y)))
+        .collect();
+    let outlets = table
         .into_iter()
-        .filter_map(|(id, meta)| meta.year().map(|y| (id, y)))
-        .collect())
+        .filter_map(|(id, meta)| meta.outlet.map(|o| (id, o)))
+        .collect();
+    Ok((years, outlets))
 }
 
 pub fn run(args: CompareArgs) -> Result<u8> {
@@ -62,10 +68,10 @@ pub fn run(args: CompareArgs) -> Result<u8> {
     }
     // Opened first, so an unwritable --out fails before any scoring.
     let mut sink = Sink::open(args.out.as_deref())?;
-    let mut years = if args.corpus.is_dir() {
-        corpus_years(&args.corpus)?
+    let (mut years, mut outlets) = if args.corpus.is_dir() {
+        corpus_metadata(&args.corpus)?
     } else {
-        BTreeMap::new()
+        Default::default()
     };
     let mut failed = 0usize;
     let mut classifier_name = None;
@@ -87,14 +93,25 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             if let Some(y) = a.meta.year() {
                 years.insert(a.id.clone(), y);
             }
+            if let Some(o) = &a.meta.outlet {
+                outlets.insert(a.id.clone(), o.clone());
+            }
         }
+        // Stories in input order, as `stance score` marks them.
+        let stories =
+            crate::dedup::stories(articles.iter().map(|a| (a.id.as_str(), a.text.as_str())));
         let stages =
             ScoringStages::load(&args.classifier, &args.model, &args.actors, 32, args.quiet)?;
         let encoder = stages.encoder.as_deref();
         let scorer = stages.scorer();
         classifier_name = Some(stages.classifier.name().to_string());
-        let docs = scorer.score(&articles)?;
+        let mut docs = scorer.score(&articles)?;
         warn_truncated(&articles, &docs, encoder.and_then(|e| e.max_tokens()));
+        for (doc, story) in docs.iter_mut().zip(stories) {
+            for s in doc.iter_mut() {
+                s.story = Some(story.clone());
+            }
+        }
         Some(docs.iter().flatten().map(SentenceClaims::from).collect())
     } else if let Some(path) = &args.predictions {
         Some(read_records(path)?)
@@ -128,6 +145,10 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         gold.as_deref(),
         &years,
         args.by,
+        &Folding {
+            keep_duplicates: args.keep_duplicates,
+            outlets,
+        },
     );
     let rendered = match args.format {
         ReportFormat::Json => serde_json::to_string_pretty(&comparison)? + "\n",

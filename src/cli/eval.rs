@@ -478,17 +478,19 @@ fn prediction_claims(
     predictions: &[Prediction],
     clauses: &dyn crate::attribute::ClauseStance,
 ) -> Result<Vec<SentenceClaims>> {
-    let to_claims = |p: &Prediction, claims: Vec<crate::stance::Claim>, voice| SentenceClaims {
-        doc: p.doc.clone(),
-        start: p.start,
-        end: p.end,
-        text: p.text.clone(),
-        stance: p.stance,
-        boilerplate: p.boilerplate,
-        claims,
-        voice,
-        scores: None,
-    };
+    let to_claims =
+        |p: &Prediction, claims: Vec<crate::stance::SpokenClaim>, voice| SentenceClaims {
+            doc: p.doc.clone(),
+            start: p.start,
+            end: p.end,
+            text: p.text.clone(),
+            stance: p.stance,
+            boilerplate: p.boilerplate,
+            claims,
+            voice,
+            scores: None,
+            story: None,
+        };
     if predictions.iter().any(|p| p.claims.is_some()) {
         return Ok(predictions
             .iter()
@@ -527,7 +529,7 @@ fn prediction_claims(
             } else {
                 None
             };
-            let mut s = to_claims(p, a.claims, voice);
+            let mut s = to_claims(p, a.spoken_claims(), voice);
             s.stance = a.stance;
             out.push(s);
         }

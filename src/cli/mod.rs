@@ -252,6 +252,10 @@ pub struct CompareArgs {
     /// Also break the figures down per article or per year.
     #[arg(long, value_enum)]
     pub by: Option<crate::aggregate::GroupBy>,
+    /// Count every article, near-copies of one story included (by default
+    /// each story counts once: see `stance::dedup`).
+    #[arg(long)]
+    pub keep_duplicates: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: eval::ReportFormat,

@@ -270,12 +270,14 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     // inside the window), write in input order, repeat.
     loop {
         let mut window: Vec<Article> = Vec::with_capacity(args.window);
+        let mut stories: Vec<String> = Vec::with_capacity(args.window);
         for item in input.by_ref() {
             crate::signals::check()?;
             match item {
-                Ok(article) => {
+                Ok((article, story)) => {
                     bar.suspend(|| warn_about_article(&article));
                     window.push(article);
+                    stories.push(story);
                     if window.len() == args.window {
                         break;
                     }
@@ -302,8 +304,11 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         let docs = scorer.score(&window)?;
         crate::signals::check()?;
         bar.suspend(|| warn_truncated(&window, &docs, encoder.and_then(|e| e.max_tokens())));
-        for doc in docs {
+        for (mut doc, story) in docs.into_iter().zip(stories) {
             sentences += doc.len();
+            for record in doc.iter_mut() {
+                record.story = Some(story.clone());
+            }
             writer.write(&doc)?;
         }
         writer.flush()?;

@@ -22,7 +22,7 @@ pub struct Prediction {
     pub scores: Option<Scores>,
     /// Claims of the attribution stage, when the records carry them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Vec<crate::stance::Claim>>,
+    pub claims: Option<Vec<crate::stance::SpokenClaim>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<crate::stance::Holder>,
     #[serde(default)]

@@ -245,8 +245,9 @@ pub fn gold_sentence_claims(gold: &GoldSet) -> Vec<SentenceClaims> {
             text: r.text.clone(),
             stance: r.stance,
             boilerplate: r.note.starts_with("BOILERPLATE"),
-            claims: r.claims.clone(),
+            claims: r.claims.iter().map(|&c| c.into()).collect(),
             voice: None,
+            story: None,
             scores: None,
         })
         .collect()
@@ -263,13 +264,14 @@ pub fn attributed_sentence_claims(pairs: &[(GoldRecord, Attribution)]) -> Vec<Se
             text: r.text.clone(),
             stance: a.stance,
             boilerplate: r.note.starts_with("BOILERPLATE"),
-            claims: a.claims.clone(),
+            claims: a.spoken_claims(),
             voice: if a.stance == Stance::Neutral {
                 a.holder
             } else {
                 None
             },
             scores: None,
+            story: None,
         })
         .collect()
 }

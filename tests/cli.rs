@@ -127,7 +127,7 @@ fn offline_without_a_cached_model_says_what_to_run() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("stance models fetch minilm"), "{stderr}");
+    assert!(stderr.contains("stance models fetch gemma"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
 

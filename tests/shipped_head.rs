@@ -1,5 +1,5 @@
 //! The heads shipped in `models/heads/` (`--classifier linear`, one per
-//! encoder; the MiniLM one is `stance score`'s default classifier) are what
+//! encoder; the EmbeddingGemma one is `stance score`'s default classifier) are what
 //! their documented commands train today, and `stance score` uses the one for
 //! its encoder by default.
 
@@ -31,20 +31,32 @@ fn assert_retrains(encoder: &str, training: &[&str], shipped: &str) {
     );
 }
 
+/// The training files of the MiniLM and EmbeddingGemma heads.
+const BILINGUAL_TRAINING: &[&str] = &[
+    "labels/gold.jsonl",
+    "labels/gold-fr.jsonl",
+    "labels/train/synthetic-en-news.jsonl",
+    "labels/train/articles-b1.jsonl",
+    "labels/train/articles-b2.jsonl",
+    "labels/train/articles-b3.jsonl",
+    "labels/train/articles-b4.jsonl",
+    "labels/train/articles-b5.jsonl",
+];
+
+#[test]
+fn the_shipped_gemma_head_is_what_its_command_trains() {
+    assert_retrains(
+        "gemma",
+        BILINGUAL_TRAINING,
+        "models/heads/linear-gemma.json",
+    );
+}
+
 #[test]
 fn the_shipped_minilm_head_is_what_its_command_trains() {
     assert_retrains(
         "minilm",
-        &[
-            "labels/gold.jsonl",
-            "labels/gold-fr.jsonl",
-            "labels/train/synthetic-en-news.jsonl",
-            "labels/train/articles-b1.jsonl",
-            "labels/train/articles-b2.jsonl",
-            "labels/train/articles-b3.jsonl",
-            "labels/train/articles-b4.jsonl",
-            "labels/train/articles-b5.jsonl",
-        ],
+        BILINGUAL_TRAINING,
         "models/heads/linear-minilm.json",
     );
 }
@@ -71,14 +83,29 @@ fn score_uses_the_shipped_head_by_default() {
     let default = score(&[]);
     assert_eq!(
         default,
-        score(&["--classifier", "models/heads/linear-minilm.json"]),
-        "the default is the shipped MiniLM head"
+        score(&[
+            "--encoder",
+            "gemma",
+            "--classifier",
+            "models/heads/linear-gemma.json"
+        ]),
+        "the default is EmbeddingGemma with its shipped head"
     );
     assert_ne!(default, score(&["--classifier", "zero-shot"]));
 }
 
 #[test]
 fn each_encoder_gets_its_own_shipped_head() {
+    assert_eq!(
+        score(&["--encoder", "minilm"]),
+        score(&[
+            "--encoder",
+            "minilm",
+            "--classifier",
+            "models/heads/linear-minilm.json"
+        ]),
+        "--encoder minilm uses the shipped MiniLM head"
+    );
     assert_eq!(
         score(&["--encoder", "mpnet"]),
         score(&[

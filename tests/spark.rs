@@ -103,10 +103,18 @@ fn rdd_pipe_over_partitions_equals_the_single_process_output() {
     corpus_jsonl(&input);
     let stance = env!("CARGO_BIN_EXE_stance");
 
-    // The single process, with the default (zero-shot) classifier; this
-    // also fetches the model into the cache when it is not there yet.
+    // The single process, with MiniLM (the fast mode, as a large batch on
+    // Spark would use it) and its shipped head; this also fetches the model
+    // into the cache when it is not there yet.
     let single = Command::new(stance)
-        .args(["score", "--quiet", "--format", "jsonl"])
+        .args([
+            "score",
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--encoder",
+            "minilm",
+        ])
         .arg(&input)
         .output()
         .unwrap();
@@ -128,7 +136,7 @@ fn rdd_pipe_over_partitions_equals_the_single_process_output() {
             "--master",
             "local[2]",
         ])
-        .args(["--", "--offline", "--threads", "1"])
+        .args(["--", "--offline", "--threads", "1", "--encoder", "minilm"])
         .env("PYSPARK_PYTHON", &python)
         .output()
         .unwrap();

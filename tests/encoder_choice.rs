@@ -132,3 +132,28 @@ fn unknown_encoder_lists_the_known_ones() {
         "{stderr}"
     );
 }
+
+#[test]
+fn setfit_is_refused_on_an_encoder_it_cannot_fine_tune() {
+    let tmp = tempfile::tempdir().unwrap();
+    let train = training_file(tmp.path());
+    let out = stance(&[
+        "train",
+        "--gold",
+        train.to_str().unwrap(),
+        "--encoder",
+        "gemma",
+        "--classifier",
+        "setfit",
+        "--out",
+        tmp.path().join("setfit.json").to_str().unwrap(),
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("SetFit fine-tunes BERT encoders only")
+            && stderr.contains("embeddinggemma-300m"),
+        "{stderr}"
+    );
+}

@@ -151,9 +151,12 @@ fn a_gold_file_with_bad_records_is_refused_with_lines() {
 
 #[test]
 fn all_puts_the_zero_shot_classifier_beside_the_floors() {
-    // SetFit at its small CI setting (see `SetFitConfig::ci`).
+    // SetFit at its small CI setting (see `SetFitConfig::ci`), on MiniLM:
+    // SetFit fine-tunes BERT encoders only.
     let out = stance(&[
         "eval",
+        "--encoder",
+        "minilm",
         "--classifier",
         "all",
         "--setfit-config",

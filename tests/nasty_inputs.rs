@@ -471,7 +471,15 @@ fn nasty_text_is_scored_by_the_encoder_with_spans_into_the_raw_text() {
     .iter()
     .map(|f| nasty().join(f))
     .collect();
-    let mut args = vec!["score", "--format", "jsonl", "--quiet"];
+    // MiniLM, whose 256-token bound the dense sentence passes.
+    let mut args = vec![
+        "score",
+        "--encoder",
+        "minilm",
+        "--format",
+        "jsonl",
+        "--quiet",
+    ];
     let names: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
     args.extend(&names);
     let out = stance(&args);

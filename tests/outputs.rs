@@ -50,7 +50,10 @@ fn commands(train: &str) -> Vec<(&'static str, Vec<String>)> {
                 "--quiet",
             ]),
         ),
-        ("train", s(&["train", "--gold", train, "--quiet"])),
+        (
+            "train",
+            s(&["train", "--encoder", "minilm", "--gold", train, "--quiet"]),
+        ),
     ]
 }
 

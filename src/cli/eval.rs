@@ -1,6 +1,8 @@
 //! `stance eval`: every classifier against the gold set, side by side.
 
-use super::score::{load_classifier, load_encoder, needs_encoder, set_threads, setfit_trainer};
+use super::score::{
+    load_classifier, load_encoder, needs_encoder, set_threads, setfit_supported, setfit_trainer,
+};
 use super::{EvalArgs, Sink};
 use crate::aggregate::{actor_table, SentenceClaims};
 use crate::attribute::Attributor;
@@ -126,7 +128,20 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     let names: Vec<&str> = if args.predictions.is_some() {
         vec![]
     } else if args.classifier == "all" {
-        UNTRAINED.iter().chain(TRAINED).copied().collect()
+        // SetFit fine-tunes BERT encoders only: on another encoder `all`
+        // leaves it out and says so, rather than failing after the rest.
+        let setfit = setfit_supported(&args.model, args.quiet)?;
+        if !setfit {
+            eprintln!(
+                "note: SetFit left out of `all`: it fine-tunes BERT encoders only (--encoder minilm)"
+            );
+        }
+        UNTRAINED
+            .iter()
+            .chain(TRAINED)
+            .copied()
+            .filter(|&n| setfit || n != "setfit")
+            .collect()
     } else {
         args.classifier.split(',').map(str::trim).collect()
     };

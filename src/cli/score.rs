@@ -76,6 +76,13 @@ fn provisioned(model: &ModelArgs, quiet: bool) -> Result<(Manifest, std::path::P
     Ok((manifest, dir))
 }
 
+/// Whether SetFit can fine-tune the encoder named by `--encoder` (a BERT
+/// model); the model is fetched first where needed.
+pub(crate) fn setfit_supported(model: &ModelArgs, quiet: bool) -> Result<bool> {
+    let (_, dir) = provisioned(model, quiet)?;
+    Ok(crate::classify::setfit::BaseModel::model_type(&dir)? == "bert")
+}
+
 /// The SetFit trainer the command line asks for.
 pub(crate) fn setfit_trainer(
     model: &ModelArgs,

@@ -347,7 +347,7 @@ fn a_person_labels_sentences_by_keyboard_and_mouse_and_the_file_trains_and_evalu
     ]);
     assert_success(&eval);
     let report: Value = serde_json::from_slice(&eval.stdout).unwrap();
-    assert_eq!(report["gold"]["sentences"], 5, "{report}");
+    assert_eq!(report["gold_sentences"], 5, "{report}");
     let head = dir.path().join("head.json");
     let train = stance(&[
         "train",

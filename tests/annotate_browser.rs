@@ -158,12 +158,16 @@ impl Drop for Browser {
 /// A WebDriver call: GET without a body, POST with one; the answer's `value`.
 fn call(url: &str, body: Option<Value>) -> Value {
     let mut response = match body {
-        Some(body) => agent().post(url).send_json(body),
+        Some(body) => agent()
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string()),
         None => agent().get(url).call(),
     }
     .unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = response.status().as_u16();
-    let answer: Value = response.body_mut().read_json().unwrap();
+    let answer: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(status, 200, "{url}: {answer}");
     answer["value"].clone()
 }

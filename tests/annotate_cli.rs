@@ -57,7 +57,8 @@ impl Annotator {
             .call()
             .unwrap()
             .body_mut()
-            .read_json()
+            .read_to_string()
+            .map(|s| serde_json::from_str(&s).unwrap())
             .unwrap()
     }
 
@@ -65,10 +66,14 @@ impl Annotator {
     pub fn post(&self, record: &Value) -> (u16, Value) {
         let mut response = Self::agent()
             .post(format!("{}/api/label", self.url))
-            .send_json(record)
+            .header("Content-Type", "application/json")
+            .send(record.to_string())
             .unwrap();
         let status = response.status().as_u16();
-        (status, response.body_mut().read_json().unwrap())
+        (
+            status,
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap(),
+        )
     }
 }
 

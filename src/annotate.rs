@@ -276,7 +276,7 @@ mod tests {
         claimless.claims.clear();
         assert!(file.save(claimless).is_err());
         let err = file
-            .save(record(5, 14, "now. No t", Stance::Neutral))
+            .save(record(6, 15, "now. No t", Stance::Neutral))
             .unwrap_err();
         assert!(err.to_string().contains("overlaps"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), before);

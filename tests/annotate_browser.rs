@@ -125,7 +125,7 @@ impl Browser {
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
-        let id = found["element-6066-11e4-a52f-4a6f6c9e3d22"]
+        let id = found["element-6066-11e4-a52e-4f735466cecf"]
             .as_str()
             .unwrap_or_else(|| panic!("no element {css}: {found}"))
             .to_string();
@@ -298,7 +298,7 @@ fn a_person_labels_sentences_by_keyboard_and_mouse_and_the_file_trains_and_evalu
     eprintln!("screenshot: {}", shot.display());
 
     // The file is a gold set of these articles, with the decisions made.
-    let texts = article_texts(&[articles.clone()]).unwrap();
+    let texts = article_texts(std::slice::from_ref(&articles)).unwrap();
     let gold = GoldSet::load(&labels, &texts).unwrap_or_else(|e| panic!("{e:?}"));
     let got: Vec<(usize, &str, bool, Vec<String>)> = gold
         .records

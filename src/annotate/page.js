@@ -4,7 +4,7 @@
 "use strict";
 
 const SHORT = { "pro-dialogue": "pro", "anti-dialogue": "anti", neutral: "neutral" };
-const state = { session: null, labels: new Map(), current: 0, busy: false };
+const state = { session: null, labels: new Map(), current: 0, busy: false, pickedByMouse: new Set() };
 
 const $ = (id) => document.getElementById(id);
 const key = (doc, start, end) => `${doc}\u0000${start}\u0000${end}`;
@@ -199,7 +199,7 @@ function cycle(select) {
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const field = event.target.closest("input, select, textarea");
-  if (field) {
+  if (field && !state.pickedByMouse.has(field)) {
     if (event.key === "Escape") field.blur();
     // Leaving the note saves it (its change event).
     if (event.key === "Enter" && field.id === "note") field.blur();
@@ -222,6 +222,7 @@ function onKey(event) {
   const action = actions[event.key];
   if (action) {
     event.preventDefault();
+    if (field) field.blur();
     action();
   }
 }
@@ -242,7 +243,17 @@ async function start() {
     b.addEventListener("click", () => label(b.dataset.stance)));
   $("mixed-button").addEventListener("click", () => labelMixed());
   for (const id of ["holder-a", "target-a", "holder-b", "target-b"]) {
-    $(id).addEventListener("change", resaveClaims);
+    const select = $(id);
+    select.addEventListener("change", resaveClaims);
+    // A select keeps the focus after a pick, and keys typed into a field are
+    // the field's (arrow keys, type-ahead). One picked with the mouse leaves
+    // the keys to the page, so a holder clicked then 2 labels the sentence;
+    // one reached with Tab keeps them until Esc.
+    // (A pick fires mousedown in one browser, click in another.)
+    for (const type of ["mousedown", "click"]) {
+      select.addEventListener(type, () => state.pickedByMouse.add(select));
+    }
+    select.addEventListener("blur", () => state.pickedByMouse.delete(select));
   }
   $("note").addEventListener("change", resaveNote);
   document.addEventListener("keydown", onKey);

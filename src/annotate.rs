@@ -76,15 +76,29 @@ impl Session {
                 sentences: s.len(),
             })
             .collect();
-        let mut queue: Vec<ScoredSentence> = scored.into_iter().flatten().collect();
+        // Each sentence with its place in its article and the article's.
+        let mut tagged: Vec<(usize, usize, ScoredSentence)> = scored
+            .into_iter()
+            .enumerate()
+            .flat_map(|(article, list)| {
+                list.into_iter()
+                    .enumerate()
+                    .map(move |(rank, s)| (rank, article, s))
+            })
+            .collect();
         if order == Order::Uncertainty {
-            // A stable sort keeps reading order among equal margins, so the
-            // queue is the same from run to run.
-            queue.sort_by(|a, b| {
+            // Equal margins (a keyword scorer gives every content sentence
+            // the same) take the articles in turn, the first sentence of
+            // each, then the second, so the queue runs across the articles
+            // rather than through the first one; and it is the same from run
+            // to run.
+            tagged.sort_by(|(rank_a, art_a, a), (rank_b, art_b, b)| {
                 (a.sentence.boilerplate.cmp(&b.sentence.boilerplate))
                     .then(margin(a).total_cmp(&margin(b)))
+                    .then((rank_a, art_a).cmp(&(rank_b, art_b)))
             });
         }
+        let queue: Vec<ScoredSentence> = tagged.into_iter().map(|(_, _, s)| s).collect();
         Ok(Session {
             labels,
             articles: infos,

@@ -10,6 +10,7 @@
 pub mod adversarial;
 pub mod aggregate;
 pub mod alloc;
+pub mod annotate;
 pub mod atomic;
 pub mod attribute;
 pub mod boilerplate;

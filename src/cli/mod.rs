@@ -1,6 +1,7 @@
 //! The command line: flags defined once, parsed into plain structs, and a
 //! function per subcommand over the library. `main.rs` only calls [`run`].
 
+mod annotate;
 mod bench;
 mod compare;
 mod eval;
@@ -47,6 +48,12 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// Label articles sentence by sentence on a local page, from the
+    /// model's suggestions, into a gold-format file.
+    Annotate(AnnotateArgs),
+    /// Agreement between two annotators' labels files: kappa, per-label
+    /// agreement, disagreements side by side.
+    Agree(AgreeArgs),
     /// Fetch, list or verify the encoder models.
     Models {
         #[command(subcommand)]
@@ -305,6 +312,55 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The labels file (gold format): created by the first decision, carried
+    /// on when it exists; every decision is saved to it at once.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The order sentences are offered in: article by article, or across
+    /// the articles the ones the model is least sure of first.
+    #[arg(long, value_enum, default_value = "document")]
+    pub order: crate::annotate::Order,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8765, value_name = "N")]
+    pub port: u16,
+    /// The classifier whose labels are suggested (as for `stance score`).
+    #[command(flatten)]
+    pub classifier: ClassifierArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub actors: ActorsArgs,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgreeArgs {
+    /// The first annotator's labels (gold format).
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The second annotator's labels of the same articles.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Where the articles' raw texts are (both files are checked against them).
+    #[arg(long, num_args = 1.., default_value = "eval/corpus", value_name = "PATH")]
+    pub corpus: Vec<PathBuf>,
+    /// Report format: md or json.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: eval::ReportFormat,
+    /// Write to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchWhat {
     /// Encode the sentences of FILE (one a line) and report sentences/s.
@@ -414,6 +470,8 @@ pub fn run() -> ExitCode {
         Command::Bench {
             what: BenchWhat::Scaling(args),
         } => bench::scaling(args),
+        Command::Annotate(args) => annotate::run(args),
+        Command::Agree(args) => annotate::agree(args),
         Command::Models { action } => models::run(action),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Evaluation against a gold set: alignment by span, agreement metrics,
 //! baselines and reports.
 
+pub mod agreement;
 pub mod align;
 pub mod attribution;
 pub mod html;

@@ -75,6 +75,12 @@ const GEMMA: Case = Case {
     precision: Precision::Reference,
 };
 
+/// Our own Gemma pass (`--precision fp32`) on the same fixture.
+const GEMMA_FP32: Case = Case {
+    precision: Precision::Fp32,
+    ..GEMMA
+};
+
 struct Reference {
     json: serde_json::Value,
     texts: Vec<String>,
@@ -305,6 +311,7 @@ parity_tests!(
     minilm_fp32 => super::MINILM_FP32,
     mpnet => super::MPNET,
     gemma => super::GEMMA,
+    gemma_fp32 => super::GEMMA_FP32,
 );
 
 /// The Gemma fixture was made with the prompt stance reads from the model's

@@ -7,6 +7,10 @@
 //!   `stance eval` predicts them: the builtin label descriptions on each
 //!   sentence's vector) is unchanged for ≥ 99% of them.
 //!
+//! EmbeddingGemma's reduced precisions are held to cosine ≥ 0.999 to its
+//! fp32 pass on its parity fixture's sentences (English and French, up to
+//! 902 tokens).
+//!
 //! The model is cached by the other encoder tests or fetched here the way
 //! the product fetches it.
 
@@ -27,7 +31,11 @@ fn repo_root() -> PathBuf {
 }
 
 fn encoder(precision: Precision) -> Box<dyn Encoder> {
-    let manifest = Manifest::builtin("minilm").unwrap();
+    model_encoder("minilm", precision)
+}
+
+fn model_encoder(alias: &str, precision: Precision) -> Box<dyn Encoder> {
+    let manifest = Manifest::builtin(alias).unwrap();
     let dir =
         provision::ensure(&manifest, &FetchOptions::default()).unwrap_or_else(|e| panic!("{e:#}"));
     let opts = EncoderOptions {
@@ -182,5 +190,51 @@ fn reduced_precisions_are_batch_invariant() {
         let a = encode(load(32).as_ref(), &sentences);
         let b = encode(load(3).as_ref(), &sentences);
         assert_eq!(a, b, "{precision}: batch 32 and batch 3 differ");
+    }
+}
+
+/// EmbeddingGemma's parity fixture sentences.
+fn gemma_fixture_sentences() -> Vec<String> {
+    let path = repo_root().join("eval/fixtures/gemma_reference.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Gemma's int8 and bf16 dense layers against its fp32 pass: cosine ≥
+/// 0.999 on every fixture sentence.
+#[test]
+fn gemma_reduced_precisions_meet_the_bounds() {
+    let sentences = gemma_fixture_sentences();
+    assert!(sentences.len() >= 20);
+    let fp32 = encode(model_encoder("gemma", Precision::Fp32).as_ref(), &sentences);
+    for precision in [Precision::Int8, Precision::Bf16] {
+        let got = encode(model_encoder("gemma", precision).as_ref(), &sentences);
+        let cosines: Vec<f64> = (0..sentences.len())
+            .map(|i| cosine(&fp32.row(i).to_vec(), &got.row(i).to_vec()))
+            .collect();
+        let (worst, at) = cosines
+            .iter()
+            .copied()
+            .enumerate()
+            .map(|(i, c)| (c, i))
+            .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m });
+        let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
+        eprintln!(
+            "gemma {precision} vs fp32: {} fixture sentences, cosine min {worst:.5} ({:?}), \
+             mean {mean:.5}",
+            sentences.len(),
+            sentences[at].chars().take(50).collect::<String>()
+        );
+        assert!(
+            worst >= 0.999,
+            "gemma {precision}: cosine {worst} < 0.999 for {:?}",
+            sentences[at]
+        );
     }
 }

@@ -73,14 +73,24 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
             Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
             Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
         },
-        Some(kind @ ("mpnet" | "gemma3_text")) => match opts.precision {
-            None | Some(Precision::Reference) if kind == "mpnet" => {
-                Box::new(MpnetEncoder::load(model_dir, opts)?)
-            }
-            None | Some(Precision::Reference) => Box::new(GemmaEncoder::load(model_dir, opts)?),
+        // Gemma's int8 and bf16 are held to a cosine bound only, not yet to
+        // the gold labels as MiniLM's int8 is, so its default stops at fp32.
+        Some("gemma3_text") => match opts
+            .precision
+            .unwrap_or_else(|| match Precision::fastest() {
+                Precision::Int8 | Precision::Bf16 => Precision::Fp32,
+                other => other,
+            }) {
+            Precision::Reference => Box::new(GemmaEncoder::load(model_dir, opts)?),
+            Precision::Fp32 => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
+            Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
+            Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
+        },
+        Some("mpnet") => match opts.precision {
+            None | Some(Precision::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),
             Some(other) => bail!(
-                "precision {other} is implemented for BERT encoders (minilm); {} runs at \
-                 `reference` precision",
+                "precision {other} is implemented for BERT (minilm) and Gemma 3 (gemma) \
+                 encoders; {} runs at `reference` precision",
                 model_dir.display()
             ),
         },

@@ -54,6 +54,12 @@ pub trait Backbone: Sized + Send + Sync {
     const PRECISION: super::Precision = super::Precision::Reference;
     /// The model's `config.json`.
     type Config: DeserializeOwned;
+    /// Most padded tokens (rows × the longest row) a batch may hold, besides
+    /// `batch_size` rows; `None` for no bound. For backbones that compute
+    /// on padding (candle's), whose attention grows with rows × width²: one
+    /// long text would otherwise pad every short one of its batch to its
+    /// length. A text longer than the budget is a batch of its own.
+    const PADDED_TOKEN_BUDGET: Option<usize> = None;
 
     fn load(vb: VarBuilder, config: &Self::Config) -> candle_core::Result<Self>;
     /// Loads from `vb`, which maps the safetensors file `weights`. A
@@ -398,6 +404,26 @@ pub fn normalise(rows: &Tensor) -> Result<Tensor> {
     Ok(rows.broadcast_div(&norms)?)
 }
 
+/// Where each batch of texts ends, for texts sorted by length (`lens`,
+/// ascending): at most `batch_size` rows, and at most `budget` padded
+/// tokens (rows × the last, longest row) unless a row alone exceeds it.
+fn batch_ends(lens: &[usize], batch_size: usize, budget: Option<usize>) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut start = 0;
+    for (i, &len) in lens.iter().enumerate() {
+        let rows = i - start + 1;
+        let over = rows > batch_size || budget.is_some_and(|b| rows > 1 && rows * len > b);
+        if over {
+            ends.push(i);
+            start = i;
+        }
+    }
+    if start < lens.len() {
+        ends.push(lens.len());
+    }
+    ends
+}
+
 /// A sentence-transformers model on candle: CPU, f32, mean pooling, Dense
 /// projections if any, unit vectors.
 pub struct SentenceEncoder<B: Backbone> {
@@ -555,7 +581,11 @@ impl<B: Backbone> Encoder for SentenceEncoder<B> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
 
-        for chunk in order.chunks(self.opts.batch_size) {
+        let lens: Vec<usize> = order.iter().map(|&i| ids[i].len()).collect();
+        let mut start = 0;
+        for end in batch_ends(&lens, self.opts.batch_size, B::PADDED_TOKEN_BUDGET) {
+            let chunk = &order[start..end];
+            start = end;
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let rows = self.encode_batch(&batch)?;
             for (&i, row) in chunk.iter().zip(rows) {
@@ -564,5 +594,22 @@ impl<B: Backbone> Encoder for SentenceEncoder<B> {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_ends;
+
+    #[test]
+    fn batches_stop_at_the_row_count_or_the_padded_token_budget() {
+        let lens = [5, 5, 6, 8, 40, 100, 300];
+        assert_eq!(batch_ends(&lens, 3, None), [3, 6, 7]);
+        assert_eq!(batch_ends(&lens, 32, None), [7]);
+        // 4 × 8 fits 32; 5 × 40 does not; 2 × 100 is over 128 too; 300
+        // alone is over the budget and still a batch.
+        assert_eq!(batch_ends(&lens, 32, Some(128)), [4, 5, 6, 7]);
+        assert_eq!(batch_ends(&lens, 2, Some(1000)), [2, 4, 6, 7]);
+        assert!(batch_ends(&[], 4, Some(10)).is_empty());
     }
 }

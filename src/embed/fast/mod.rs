@@ -15,6 +15,7 @@
 //! softmax and GELU stay f32.
 //! Each falls back to portable code on CPUs without those instructions.
 
+pub mod gemma;
 pub mod kernels;
 pub mod linear;
 pub mod ops;
@@ -374,30 +375,42 @@ impl<E: FastPrecision> Backbone for FastBert<E> {
     }
 
     fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor) -> candle_core::Result<Tensor> {
-        // Right-padded rows: each sentence's real tokens are its first
-        // `mask`-sum ids. They are run back to back, and the result is
-        // padded again with zeros (the pooling reads real tokens only).
-        let (rows, width) = input_ids.dims2()?;
-        let ids = input_ids.to_vec2::<u32>()?;
-        let mask = attention_mask.to_vec2::<u32>()?;
-        let lens: Vec<usize> = mask
-            .iter()
-            .map(|m| m.iter().filter(|&&v| v != 0).count())
-            .collect();
-        let packed: Vec<u32> = ids
-            .iter()
-            .zip(&lens)
-            .flat_map(|(row, &len)| row[..len].iter().copied())
-            .collect();
+        let (packed, lens) = unpad(input_ids, attention_mask)?;
         let hidden = self.forward_packed(&packed, &lens)?;
-        let h = self.hidden;
-        let mut out = vec![0f32; rows * width * h];
-        let mut t = 0;
-        for (r, &len) in lens.iter().enumerate() {
-            out[r * width * h..(r * width + len) * h]
-                .copy_from_slice(&hidden[t * h..(t + len) * h]);
-            t += len;
-        }
-        Tensor::from_vec(out, (rows, width, h), &Device::Cpu)
+        repad(&hidden, &lens, input_ids.dim(1)?, self.hidden)
     }
+}
+
+/// Right-padded rows as the fast passes take them: each sentence's real
+/// tokens (its first `mask`-sum ids) back to back, and their counts.
+fn unpad(
+    input_ids: &Tensor,
+    attention_mask: &Tensor,
+) -> candle_core::Result<(Vec<u32>, Vec<usize>)> {
+    let ids = input_ids.to_vec2::<u32>()?;
+    let mask = attention_mask.to_vec2::<u32>()?;
+    let lens: Vec<usize> = mask
+        .iter()
+        .map(|m| m.iter().filter(|&&v| v != 0).count())
+        .collect();
+    let packed: Vec<u32> = ids
+        .iter()
+        .zip(&lens)
+        .flat_map(|(row, &len)| row[..len].iter().copied())
+        .collect();
+    Ok((packed, lens))
+}
+
+/// Token vectors of sentences stored back to back (`hidden` wide), padded
+/// again to `rows × width × hidden` with zeros (the pooling reads real
+/// tokens only).
+fn repad(hidden: &[f32], lens: &[usize], width: usize, h: usize) -> candle_core::Result<Tensor> {
+    let rows = lens.len();
+    let mut out = vec![0f32; rows * width * h];
+    let mut t = 0;
+    for (r, &len) in lens.iter().enumerate() {
+        out[r * width * h..(r * width + len) * h].copy_from_slice(&hidden[t * h..(t + len) * h]);
+        t += len;
+    }
+    Tensor::from_vec(out, (rows, width, h), &Device::Cpu)
 }

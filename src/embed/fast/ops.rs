@@ -100,7 +100,7 @@ pub unsafe fn gelu_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__
 /// Sum with 16 running partial sums, so the loop vectorises (the order is
 /// fixed, so the result is the same on every run).
 #[inline(always)]
-fn sum16(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+pub fn sum16(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut acc = [0f32; 16];
     let chunks = xs.chunks_exact(16);
     let tail = chunks.remainder();

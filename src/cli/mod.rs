@@ -92,10 +92,11 @@ pub struct ModelArgs {
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
     pub offline: bool,
-    /// Arithmetic of the encoder's forward pass (BERT encoders): int8, bf16,
-    /// fp32 or reference (candle's BERT); default: the fastest that meets the
-    /// accuracy bounds on this CPU (int8 with AVX-512 VNNI, fp32 with
-    /// AVX-512 F only, else reference).
+    /// Arithmetic of the encoder's forward pass: int8, bf16, fp32 (our fast
+    /// path, for minilm and gemma) or reference (candle's pass). Default for
+    /// minilm: the fastest that meets the accuracy bounds on this CPU (int8
+    /// with AVX-512 VNNI, fp32 with AVX-512 F only, else reference); for gemma
+    /// and mpnet: reference.
     #[arg(long, value_name = "NAME")]
     pub precision: Option<crate::embed::Precision>,
 }

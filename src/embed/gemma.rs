@@ -562,7 +562,12 @@ impl Backbone for GemmaModel {
     /// of 10 to 902 tokens took 24,354 padded positions for 2,700 real
     /// ones, and attention over the padding dominated). 2048 keeps 32
     /// sentences of up to 64 tokens together, the usual case.
-    const PADDED_TOKEN_BUDGET: Option<usize> = Some(2048);
+    ///
+    /// Not switched on yet: other batches move candle's vectors by about
+    /// 1e-7, and with them the bytes of the shipped Gemma head
+    /// (`tests/shipped_head.rs`), which must be retrained in the same
+    /// change. Turn on with `Some(2048)` then.
+    const PADDED_TOKEN_BUDGET: Option<usize> = None;
 
     fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
         GemmaModel::load(vb, config)

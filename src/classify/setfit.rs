@@ -37,21 +37,9 @@ pub struct BaseModel {
 }
 
 impl BaseModel {
-    /// The `model_type` of the model's `config.json` ("bert", "mpnet", ...).
-    pub fn model_type(dir: &Path) -> Result<String> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-        let config: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
-        Ok(config["model_type"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string())
-    }
-
     /// The model of `manifest`, found (and verified) in `dir`.
     pub fn new(manifest: &Manifest, dir: PathBuf) -> Result<Self> {
-        let model_type = Self::model_type(&dir)?;
+        let model_type = crate::embed::model_type(&dir)?.unwrap_or_default();
         ensure!(
             model_type == "bert",
             "SetFit fine-tunes BERT encoders only (--encoder minilm); {} is a {model_type:?} model",

@@ -80,7 +80,7 @@ fn provisioned(model: &ModelArgs, quiet: bool) -> Result<(Manifest, std::path::P
 /// model); the model is fetched first where needed.
 pub(crate) fn setfit_supported(model: &ModelArgs, quiet: bool) -> Result<bool> {
     let (_, dir) = provisioned(model, quiet)?;
-    Ok(crate::classify::setfit::BaseModel::model_type(&dir)? == "bert")
+    Ok(crate::embed::model_type(&dir)?.as_deref() == Some("bert"))
 }
 
 /// The SetFit trainer the command line asks for.

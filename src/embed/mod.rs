@@ -58,15 +58,21 @@ pub use mpnet::MpnetEncoder;
 pub use precision::Precision;
 pub use sentence::{EncoderOptions, SentenceEncoder};
 
-/// Loads the encoder in `model_dir` (a directory from `provision`), with
-/// the architecture its `config.json` names in `model_type`.
-pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> {
+/// The architecture the `config.json` in `model_dir` names in `model_type`
+/// ("bert", "mpnet", "gemma3_text"), if it names one.
+pub fn model_type(model_dir: &Path) -> Result<Option<String>> {
     #[derive(serde::Deserialize)]
     struct ModelType {
         model_type: Option<String>,
     }
     let config: ModelType = sentence::read_json(&model_dir.join("config.json"))?;
-    Ok(match config.model_type.as_deref() {
+    Ok(config.model_type)
+}
+
+/// Loads the encoder in `model_dir` (a directory from `provision`), with
+/// the architecture its `config.json` names in `model_type`.
+pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> {
+    Ok(match model_type(model_dir)?.as_deref() {
         Some("bert") => match opts.precision.unwrap_or_else(Precision::fastest) {
             Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),

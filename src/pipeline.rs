@@ -3,7 +3,15 @@
 //! Segmentation runs in parallel across documents (rayon); encoding runs on
 //! all the sentences of a chunk of articles at once, because the encoder
 //! batches by length and a batch drawn from many documents fills better.
-//! Results come back per document, in input order.
+//! Results come back per document, in input order. [`Pipeline`] loads the
+//! stages from plain options ([`build`]).
+
+mod build;
+
+pub use build::{
+    base_model, load_attributor, load_classifier, load_encoder, needs_encoder, set_threads,
+    setfit_supported, setfit_trainer, EncoderChoice, Pipeline, PipelineOptions,
+};
 
 use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
 use crate::boilerplate::{BoilerplateFlags, Kind};

@@ -112,11 +112,38 @@ pub struct ActorsArgs {
 impl ActorsArgs {
     /// The attributor with the gazetteer asked for.
     pub fn attributor(&self) -> anyhow::Result<crate::attribute::Attributor> {
-        use crate::attribute::{Attributor, Gazetteer};
-        Ok(match &self.actors {
-            Some(path) => Attributor::new(Gazetteer::load(path)?),
-            None => Attributor::builtin(),
-        })
+        crate::pipeline::load_attributor(self.actors.as_deref())
+    }
+}
+
+impl ModelArgs {
+    /// The encoder these flags choose; progress bars unless `quiet`.
+    pub fn choice(&self, quiet: bool) -> crate::pipeline::EncoderChoice {
+        crate::pipeline::EncoderChoice {
+            name: self.encoder.clone(),
+            precision: self.precision,
+            offline: self.offline,
+            progress: !quiet,
+        }
+    }
+}
+
+/// The pipeline the scoring flags ask for (`score`, `compare`, `annotate`,
+/// `bench scaling`).
+fn pipeline_options(
+    classifier: &ClassifierArgs,
+    model: &ModelArgs,
+    actors: &ActorsArgs,
+    batch_size: usize,
+    threads: Option<usize>,
+    quiet: bool,
+) -> crate::pipeline::PipelineOptions {
+    crate::pipeline::PipelineOptions {
+        encoder: model.choice(quiet),
+        classifier: classifier.classifier.clone(),
+        gazetteer: actors.actors.clone(),
+        batch_size,
+        threads,
     }
 }
 

@@ -18,7 +18,7 @@
 
 pub mod render;
 
-use crate::evaluate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use crate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use crate::stance::{Holder, SpokenClaim, Stance};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,7 @@
 //! net stance per group as a timeline) and the evidence sentences.
 
 use super::{ActorRow, Comparison, Evidence, GroupBy, StoryCopy};
-use crate::evaluate::html::escape;
+use crate::report::table::escape;
 use crate::stance::{Holder, Stance};
 use std::collections::BTreeMap;
 use std::fmt::Write;

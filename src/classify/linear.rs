@@ -11,7 +11,7 @@
 use super::logistic::fit;
 use super::train::{Examples, Trainer};
 use super::{cues, softmax, Batch, Classifier};
-use crate::evaluate::metrics::Confusion;
+use crate::metrics::Confusion;
 use crate::stance::{Scores, Stance};
 use anyhow::{bail, ensure, Context, Result};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};

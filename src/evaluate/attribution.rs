@@ -4,10 +4,10 @@
 //! (`stance compare`) computed from predictions is set against the one
 //! computed from the gold claims.
 
-use super::table::Table;
 use crate::aggregate::{ActorTable, SentenceClaims};
 use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
 use crate::gold::{GoldRecord, GoldSet, Texts};
+use crate::report::table::Table;
 use crate::stance::{Claim, Holder, Stance};
 use anyhow::{Context, Result};
 use serde::Serialize;

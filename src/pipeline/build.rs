@@ -151,7 +151,7 @@ pub fn setfit_trainer(choice: &EncoderChoice, config: &str) -> Result<SetFitTrai
     Ok(SetFitTrainer {
         name: "setfit".into(),
         base: base_model(choice)?,
-        config: crate::finetune::SetFitConfig::from_profile_or_file(config)?,
+        config: crate::classify::finetune::SetFitConfig::from_profile_or_file(config)?,
         sources: vec![],
         progress: choice.progress,
     })

@@ -9,9 +9,7 @@
 
 pub mod adversarial;
 pub mod aggregate;
-pub mod alloc;
 pub mod annotate;
-pub mod atomic;
 pub mod attribute;
 pub mod boilerplate;
 pub mod classify;
@@ -21,15 +19,12 @@ pub mod dedup;
 pub mod embed;
 pub mod evaluate;
 pub mod gold;
+pub mod infra;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
-pub mod provision;
 pub mod report;
-pub mod resume;
 pub mod segment;
-pub mod signals;
 pub mod stance;
-pub mod stream;
 
 pub use stance::{Scores, Stance};

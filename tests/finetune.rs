@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 use stance::classify::finetune::model::{weights_sha256, TrainableBert};
 use stance::classify::finetune::{fine_tune, pair_loss, pairs, Base, SetFitConfig, TrainingInputs};
 use stance::embed::{BertEncoder, Encoder, EncoderOptions};
-use stance::provision::{self, FetchOptions, Manifest};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 use stance::Stance;
 
 fn model_dir() -> &'static PathBuf {

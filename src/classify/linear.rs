@@ -182,7 +182,7 @@ pub struct HeadMeta {
 
 impl LinearHead {
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic::write(path, self.to_json()?.as_bytes())
+        crate::infra::atomic::write(path, self.to_json()?.as_bytes())
     }
 
     /// The saved form: one line of JSON. Compact, because the weights are

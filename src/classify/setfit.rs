@@ -24,7 +24,7 @@ use super::{Batch, Classifier};
 use crate::classify::finetune::recipe::{self, Recipe, TRAINER_VERSION};
 use crate::classify::finetune::{fine_tune, progress_bar, Base, FineTuned, SetFitConfig};
 use crate::embed::{BertEncoder, Encoder, EncoderOptions};
-use crate::provision::Manifest;
+use crate::infra::provision::Manifest;
 use crate::stance::{Scores, Stance};
 
 /// The base model a SetFit classifier starts from: a verified model
@@ -274,7 +274,7 @@ impl SetFitFile {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic::write(path, self.to_json()?.as_bytes())
+        crate::infra::atomic::write(path, self.to_json()?.as_bytes())
     }
 
     /// The saved form: one line of JSON.

@@ -191,7 +191,7 @@ pub struct ScoreArgs {
     /// Score only shard I of N (0-based): the input items whose ordinal is I
     /// modulo N.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::stream::Shard>,
+    pub shard: Option<crate::infra::stream::Shard>,
     /// Articles read, scored and written together; memory grows with it.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub window: usize,
@@ -484,7 +484,7 @@ pub const EXIT_FATAL: u8 = 2;
 
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
-    crate::alloc::tune_for_streaming();
+    crate::infra::alloc::tune_for_streaming();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Split(args) => split::run(args),
@@ -507,12 +507,12 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         // A closed pipe on stdout (`stance score | head -1`) is the reader's
         // choice, not an error: stop quietly with status 0, as ripgrep does.
-        Err(e) if crate::signals::broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if crate::infra::signals::broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             // Cleaned up (the temporary output is gone): end by the signal.
-            if let Some(sig) = crate::signals::interrupted(&e) {
-                crate::signals::die_by(sig);
+            if let Some(sig) = crate::infra::signals::interrupted(&e) {
+                crate::infra::signals::die_by(sig);
             }
             ExitCode::from(EXIT_FATAL)
         }
@@ -561,14 +561,14 @@ pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
 /// file carried on in place (`stance score --resume`).
 pub(crate) enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    File(crate::atomic::AtomicFile),
-    Resumed(crate::resume::ResumedFile),
+    File(crate::infra::atomic::AtomicFile),
+    Resumed(crate::infra::resume::ResumedFile),
 }
 
 impl Sink {
     pub(crate) fn open(out: Option<&std::path::Path>) -> anyhow::Result<Self> {
         Ok(match out {
-            Some(path) => Sink::File(crate::atomic::AtomicFile::create(path)?),
+            Some(path) => Sink::File(crate::infra::atomic::AtomicFile::create(path)?),
             None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
         })
     }

@@ -5,10 +5,10 @@ use super::{
     EXIT_SOME_FAILED,
 };
 use crate::corpus::{Article, ArticleReader};
+use crate::infra::resume::{ResumePoint, ResumedFile};
+use crate::infra::stream::Selection;
 use crate::output::{Format, ScoreWriter};
 use crate::pipeline::{set_threads, Pipeline};
-use crate::resume::{ResumePoint, ResumedFile};
-use crate::stream::Selection;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -70,8 +70,8 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     if args.out.is_some() {
         // Ctrl-C and SIGTERM stop the run between articles, so the
         // temporary output is removed (or the --resume file holds complete
-        // articles only): see `crate::signals`.
-        crate::signals::install();
+        // articles only): see `crate::infra::signals`.
+        crate::infra::signals::install();
     }
     let (sink, resume_point) = open_sink(&args, format)?;
     let stages = Pipeline::load(&pipeline_options(
@@ -82,7 +82,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         args.threads,
         args.quiet,
     ))?;
-    crate::signals::check()?;
+    crate::infra::signals::check()?;
     let encoder = stages.encoder.as_deref();
     let scorer = stages.scorer();
 
@@ -100,7 +100,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         let mut window: Vec<Article> = Vec::with_capacity(args.window);
         let mut stories: Vec<String> = Vec::with_capacity(args.window);
         for item in input.by_ref() {
-            crate::signals::check()?;
+            crate::infra::signals::check()?;
             match item {
                 Ok((article, story)) => {
                     bar.suspend(|| warn_about_article(&article));
@@ -128,9 +128,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         if window.is_empty() {
             break;
         }
-        crate::signals::check()?;
+        crate::infra::signals::check()?;
         let docs = scorer.score(&window)?;
-        crate::signals::check()?;
+        crate::infra::signals::check()?;
         bar.suspend(|| warn_truncated(&window, &docs, encoder.and_then(|e| e.max_tokens())));
         for (mut doc, story) in docs.into_iter().zip(stories) {
             sentences += doc.len();

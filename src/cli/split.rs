@@ -10,12 +10,12 @@ use anyhow::Result;
 pub fn run(args: SplitArgs) -> Result<u8> {
     let segmenter = RuleSegmenter::default();
     if args.out.is_some() {
-        crate::signals::install();
+        crate::infra::signals::install();
     }
     let mut sink = Sink::open(args.out.as_deref())?;
     let mut failed = 0usize;
     for article in ArticleReader::new(&args.input.paths) {
-        crate::signals::check()?;
+        crate::infra::signals::check()?;
         match article {
             Ok(article) => {
                 warn_about_article(&article);

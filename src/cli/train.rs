@@ -1,10 +1,10 @@
 //! `stance train`: learn a classifier from labelled sentences and save it.
 
 use super::TrainArgs;
-use crate::atomic::AtomicFile;
 use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::setfit::SetFitFile;
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
+use crate::infra::atomic::AtomicFile;
 use crate::pipeline::{load_encoder, set_threads, setfit_trainer};
 use crate::stance::Stance;
 use anyhow::{bail, Result};
@@ -32,7 +32,7 @@ pub fn run(args: TrainArgs) -> Result<u8> {
 /// the head with the recipe that rebuilds the encoder.
 fn train_setfit(args: TrainArgs, mut out: AtomicFile) -> Result<u8> {
     let trainer = setfit_trainer(&args.model.choice(args.quiet), &args.setfit.setfit_config)?;
-    let file = SetFitFile::train(&trainer, &args.gold, &crate::provision::cache_dir()?)?;
+    let file = SetFitFile::train(&trainer, &args.gold, &crate::infra::provision::cache_dir()?)?;
     out.write_all(file.to_json()?.as_bytes())?;
     out.commit()?;
     eprintln!(

@@ -18,7 +18,7 @@ use crate::classify::setfit::{BaseModel, SetFitFile, SetFitTrainer};
 use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, Metadata, Origin};
 use crate::embed::{Encoder, EncoderOptions, Precision};
-use crate::provision::{self, FetchOptions, Manifest};
+use crate::infra::provision::{self, FetchOptions, Manifest};
 use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

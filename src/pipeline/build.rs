@@ -40,7 +40,7 @@ pub struct EncoderChoice {
 impl Default for EncoderChoice {
     fn default() -> Self {
         EncoderChoice {
-            name: crate::embed::DEFAULT_ENCODER.to_string(),
+            name: crate::encoders::DEFAULT_ENCODER.to_string(),
             precision: None,
             offline: false,
             progress: false,
@@ -142,7 +142,10 @@ pub fn base_model(choice: &EncoderChoice) -> Result<BaseModel> {
 /// model is fetched first where needed.
 pub fn setfit_supported(choice: &EncoderChoice) -> Result<bool> {
     let (_, dir) = provisioned(choice)?;
-    Ok(crate::embed::model_type(&dir)?.as_deref() == Some("bert"))
+    Ok(crate::embed::model_type(&dir)?
+        .as_deref()
+        .and_then(crate::encoders::Architecture::from_model_type)
+        .is_some_and(|a| a.fine_tunable()))
 }
 
 /// A SetFit trainer fine-tuning the chosen encoder with the settings

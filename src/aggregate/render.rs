@@ -245,7 +245,7 @@ pub fn to_markdown(c: &Comparison) -> String {
                     e.doc,
                     e.start,
                     e.end,
-                    crate::output::shorten(&e.text, 160)
+                    crate::report::output::shorten(&e.text, 160)
                 );
             }
             let _ = writeln!(md);

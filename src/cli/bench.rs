@@ -93,7 +93,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
 pub fn scaling(args: ScalingArgs) -> Result<u8> {
     use crate::adversarial::{text, Shape};
     use crate::corpus::{Article, Metadata, Origin};
-    use crate::output::{Format, ScoreWriter};
+    use crate::report::output::{Format, ScoreWriter};
     set_threads(args.threads)?;
     let stages = Pipeline::load(&super::pipeline_options(
         &ClassifierArgs {

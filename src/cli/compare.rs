@@ -98,8 +98,9 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             }
         }
         // Stories in input order, as `stance score` marks them.
-        let stories =
-            crate::dedup::stories(articles.iter().map(|a| (a.id.as_str(), a.text.as_str())));
+        let stories = crate::corpus::dedup::stories(
+            articles.iter().map(|a| (a.id.as_str(), a.text.as_str())),
+        );
         let stages = Pipeline::load(&super::pipeline_options(
             &args.classifier,
             &args.model,

@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::Format;
+use crate::report::output::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -289,7 +289,7 @@ pub struct CompareArgs {
     #[arg(long, value_enum)]
     pub by: Option<crate::aggregate::GroupBy>,
     /// Count every article, near-copies of one story included (by default
-    /// each story counts once: see `stance::dedup`).
+    /// each story counts once: see `stance::corpus::dedup`).
     #[arg(long)]
     pub keep_duplicates: bool,
     /// Output format.
@@ -547,7 +547,7 @@ pub(crate) fn warn_truncated(
 /// Warns about an article that was read but may not give what the user
 /// expects; it is processed all the same.
 pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
-    if crate::boilerplate::looks_like_html(&article.text) {
+    if crate::segment::boilerplate::looks_like_html(&article.text) {
         eprintln!(
             "warning: {}: article {:?} looks like HTML; it is scored as plain text (tags stay \
              in the sentences, lines of tags alone are flagged as boilerplate); convert it to \

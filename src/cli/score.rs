@@ -7,8 +7,8 @@ use super::{
 use crate::corpus::{Article, ArticleReader};
 use crate::infra::resume::{ResumePoint, ResumedFile};
 use crate::infra::stream::Selection;
-use crate::output::{Format, ScoreWriter};
 use crate::pipeline::{set_threads, Pipeline};
+use crate::report::output::{Format, ScoreWriter};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;

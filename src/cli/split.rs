@@ -2,8 +2,8 @@
 
 use super::{report_input_error, warn_about_article, Sink, SplitArgs, EXIT_SOME_FAILED};
 use crate::corpus::ArticleReader;
-use crate::output::write_split_jsonl;
 use crate::pipeline::split_article;
+use crate::report::output::write_split_jsonl;
 use crate::segment::RuleSegmenter;
 use anyhow::Result;
 

@@ -457,7 +457,7 @@ impl AttributionSection {
                     .and_then(|r| serde_json::to_value(r).ok())
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "none".into()),
-                crate::output::shorten(&e.text, 140)
+                crate::report::output::shorten(&e.text, 140)
             );
         }
         md

@@ -2,10 +2,11 @@
 //!
 //! The pipeline runs one way, a module per stage:
 //! corpus → segment → embed → classify → attribute → aggregate → report.
-//! `provision` fetches and verifies the encoder's files; `gold` and
-//! `evaluate` measure the classifiers against hand-labelled sentences;
-//! `stream` and `resume` let batch scoring run on inputs of any size, in
-//! shards, and carry on after an interruption.
+//! [`pipeline::Pipeline`] loads the stages from plain options and runs
+//! them; `gold` and `evaluate` measure the classifiers against
+//! hand-labelled sentences; `infra` holds what every stage stands on (model
+//! provisioning, atomic files, streaming and `--resume`, signals). The map
+//! is in ARCHITECTURE.md.
 
 pub mod adversarial;
 pub mod aggregate;

@@ -22,8 +22,8 @@ use stance::classify::zero_shot::LabelDescriptions;
 use stance::classify::ZeroShot;
 use stance::corpus::{Article, ArticleReader};
 use stance::embed::{self, Encoder, EncoderOptions, Precision};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 use stance::pipeline::{split_articles, Scorer};
-use stance::provision::{self, FetchOptions, Manifest};
 use stance::segment::RuleSegmenter;
 
 fn median(xs: &[f64]) -> f64 {

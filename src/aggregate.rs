@@ -6,7 +6,7 @@
 //! (fixed seed), and the evidence sentences. Boilerplate is left out.
 //!
 //! Each story counts once: articles that are near-copies of one story
-//! ([`crate::dedup`]) are folded into it. The story's claims are those of
+//! ([`crate::corpus::dedup`]) are folded into it. The story's claims are those of
 //! its first article in input order (the article whose id names the
 //! story, so `stance score` records and a run on the articles agree), and
 //! each evidence sentence lists the other copies and their outlets.
@@ -18,7 +18,7 @@
 
 pub mod render;
 
-use crate::evaluate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use crate::metrics::{bootstrap_interval_partial, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use crate::stance::{Holder, SpokenClaim, Stance};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

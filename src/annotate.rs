@@ -10,9 +10,9 @@
 
 pub mod server;
 
-use crate::atomic;
 use crate::corpus::Article;
 use crate::gold::{check_record, GoldError, GoldRecord, GoldSet, Texts};
+use crate::infra::atomic;
 use crate::pipeline::ScoredSentence;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

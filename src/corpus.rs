@@ -25,6 +25,8 @@
 //!   article); a link that leads back to one of its own ancestors is
 //!   reported and not followed, so a loop never runs forever.
 
+pub mod dedup;
+
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

@@ -2,33 +2,28 @@
 //!
 //! The pipeline runs one way, a module per stage:
 //! corpus → segment → embed → classify → attribute → aggregate → report.
-//! `provision` fetches and verifies the encoder's files; `gold` and
-//! `evaluate` measure the classifiers against hand-labelled sentences;
-//! `stream` and `resume` let batch scoring run on inputs of any size, in
-//! shards, and carry on after an interruption.
+//! [`pipeline::Pipeline`] loads the stages from plain options and runs
+//! them; `gold` and `evaluate` measure the classifiers against
+//! hand-labelled sentences; `infra` holds what every stage stands on (model
+//! provisioning, atomic files, streaming and `--resume`, signals). The map
+//! is in ARCHITECTURE.md.
 
 pub mod adversarial;
 pub mod aggregate;
-pub mod alloc;
 pub mod annotate;
-pub mod atomic;
 pub mod attribute;
-pub mod boilerplate;
 pub mod classify;
 pub mod cli;
 pub mod corpus;
-pub mod dedup;
 pub mod embed;
+pub mod encoders;
 pub mod evaluate;
-pub mod finetune;
 pub mod gold;
-pub mod output;
+pub mod infra;
+pub mod metrics;
 pub mod pipeline;
-pub mod provision;
-pub mod resume;
+pub mod report;
 pub mod segment;
-pub mod signals;
 pub mod stance;
-pub mod stream;
 
 pub use stance::{Scores, Stance};

@@ -3,13 +3,21 @@
 //! Segmentation runs in parallel across documents (rayon); encoding runs on
 //! all the sentences of a chunk of articles at once, because the encoder
 //! batches by length and a batch drawn from many documents fills better.
-//! Results come back per document, in input order.
+//! Results come back per document, in input order. [`Pipeline`] loads the
+//! stages from plain options (`build.rs`).
+
+mod build;
+
+pub use build::{
+    base_model, load_attributor, load_classifier, load_encoder, needs_encoder, set_threads,
+    setfit_supported, setfit_trainer, EncoderChoice, Pipeline, PipelineOptions,
+};
 
 use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
-use crate::boilerplate::{BoilerplateFlags, Kind};
 use crate::classify::{Batch, Classifier};
 use crate::corpus::Article;
 use crate::embed::Encoder;
+use crate::segment::boilerplate::{BoilerplateFlags, Kind};
 use crate::segment::{self, Segmenter};
 use crate::stance::{Holder, Scores, SpokenClaim, Stance, Target};
 use anyhow::{bail, ensure, Result};
@@ -62,7 +70,7 @@ pub struct ScoredSentence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
     /// The story this article belongs to: the id of the first article of
-    /// its near-duplicate group in input order ([`crate::dedup`]), its own
+    /// its near-duplicate group in input order ([`crate::corpus::dedup`]), its own
     /// id when it copies none. Written by `stance score`; absent when the
     /// stage that reads whole inputs has not set it.
     #[serde(skip_serializing_if = "Option::is_none")]

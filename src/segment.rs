@@ -57,6 +57,8 @@
 //! ("The", "He", "How", ...), which is what tells "the U.S. How about you?"
 //! from "the U.S. Government".
 
+pub mod boilerplate;
+
 use std::ops::Range;
 
 /// Splits a text into sentence spans.

@@ -8,8 +8,8 @@ use common::*;
 use stance::classify::linear::LinearHead;
 use stance::corpus::{Article, Metadata, Origin};
 use stance::embed::{self, EncoderOptions};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 use stance::pipeline::Scorer;
-use stance::provision::{self, FetchOptions, Manifest};
 use stance::segment::RuleSegmenter;
 
 fn encoder(alias: &str) -> Box<dyn embed::Encoder> {

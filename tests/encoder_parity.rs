@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use ndarray::Array2;
 use stance::embed::mpnet::relative_position_bucket;
 use stance::embed::{self, Encoder, EncoderOptions, Precision};
-use stance::provision::{self, FetchOptions, Manifest};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 
 /// The checkout under test. `cargo test` sets CARGO_MANIFEST_DIR at run time
 /// too; that one wins because worktrees sharing one CARGO_TARGET_DIR can run

@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 use candle_core::Device;
 use candle_nn::VarBuilder;
 use indicatif::ProgressBar;
+use stance::classify::finetune::model::{weights_sha256, TrainableBert};
+use stance::classify::finetune::{fine_tune, pair_loss, pairs, Base, SetFitConfig, TrainingInputs};
 use stance::embed::{BertEncoder, Encoder, EncoderOptions};
-use stance::finetune::model::{weights_sha256, TrainableBert};
-use stance::finetune::{fine_tune, pair_loss, pairs, Base, SetFitConfig, TrainingInputs};
-use stance::provision::{self, FetchOptions, Manifest};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 use stance::Stance;
 
 fn model_dir() -> &'static PathBuf {
@@ -216,7 +216,7 @@ fn step_timing() {
                 .collect()
         };
         let mut opt = AdamW::new(vars, ParamsAdamW::default()).unwrap();
-        let mut dropout = stance::finetune::model::Dropout::new(
+        let mut dropout = stance::classify::finetune::model::Dropout::new(
             0.1,
             <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0),
         );
@@ -301,8 +301,8 @@ fn scores(classifier: &dyn stance::classify::Classifier, texts: &[&str]) -> Vec<
 
 #[test]
 fn training_twice_gives_the_same_model_and_a_rebuild_matches_its_recorded_hash() {
+    use stance::classify::finetune::recipe;
     use stance::classify::setfit::SetFitFile;
-    use stance::finetune::recipe;
     let work = tempfile::tempdir().unwrap();
     let data = write_handful(work.path());
     let (cache_a, cache_b) = (work.path().join("cache-a"), work.path().join("cache-b"));
@@ -319,9 +319,10 @@ fn training_twice_gives_the_same_model_and_a_rebuild_matches_its_recorded_hash()
     );
     assert_eq!(first.head.bias, second.head.bias);
     assert_eq!(first.recipe_sha256, second.recipe_sha256);
-    let base_sha =
-        stance::finetune::model::weights_sha256(&Base::load(model_dir(), 128).unwrap().varmap)
-            .unwrap();
+    let base_sha = stance::classify::finetune::model::weights_sha256(
+        &Base::load(model_dir(), 128).unwrap().varmap,
+    )
+    .unwrap();
     assert_ne!(
         first.weights_sha256, base_sha,
         "fine-tuning changed the weights"

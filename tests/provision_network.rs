@@ -7,7 +7,7 @@ use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use stance::provision::{verify, Cache, FetchOptions, Manifest, DEFAULT_PYPI_URL};
+use stance::infra::provision::{verify, Cache, FetchOptions, Manifest, DEFAULT_PYPI_URL};
 
 /// Host and port of the registry the product would use.
 fn registry_addr() -> (String, String) {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use stance::provision::{verify, Cache, FetchOptions, Manifest, ProvisionError};
+use stance::infra::provision::{verify, Cache, FetchOptions, Manifest, ProvisionError};
 
 const PREFIX: &str = "fake_pkg/model/";
 const WHEEL_NAME: &str = "fake_pkg-1.0.0-py3-none-any.whl";

@@ -21,7 +21,7 @@ use stance::classify::zero_shot::LabelDescriptions;
 use stance::classify::{Batch, Classifier, ZeroShot};
 use stance::embed::{self, Encoder, EncoderOptions, Precision};
 use stance::gold::{article_texts, GoldSet};
-use stance::provision::{self, FetchOptions, Manifest};
+use stance::infra::provision::{self, FetchOptions, Manifest};
 use stance::Stance;
 
 fn repo_root() -> PathBuf {

@@ -3,7 +3,7 @@
 //! net stance per group as a timeline) and the evidence sentences.
 
 use super::{ActorRow, Comparison, Evidence, GroupBy, StoryCopy};
-use crate::evaluate::html::escape;
+use crate::report::table::escape;
 use crate::stance::{Holder, Stance};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -245,7 +245,7 @@ pub fn to_markdown(c: &Comparison) -> String {
                     e.doc,
                     e.start,
                     e.end,
-                    crate::output::shorten(&e.text, 160)
+                    crate::report::output::shorten(&e.text, 160)
                 );
             }
             let _ = writeln!(md);

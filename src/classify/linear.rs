@@ -2,7 +2,7 @@
 //! with class weights and L2 regularisation.
 //!
 //! Training is full-batch, with Nesterov's accelerated gradient and a fixed
-//! number of steps ([`super::logistic`]), so the same data gives the same
+//! number of steps (`logistic.rs`), so the same data gives the same
 //! bits on every machine (no random initialisation, no data order). The strength of the
 //! regularisation is chosen inside the training data by grouped
 //! cross-validation (the caller says which document each example comes
@@ -11,7 +11,7 @@
 use super::logistic::fit;
 use super::train::{Examples, Trainer};
 use super::{cues, softmax, Batch, Classifier};
-use crate::evaluate::metrics::Confusion;
+use crate::metrics::Confusion;
 use crate::stance::{Scores, Stance};
 use anyhow::{bail, ensure, Context, Result};
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
@@ -111,38 +111,6 @@ fn unit_temperature() -> f64 {
     1.0
 }
 
-/// A head shipped in `models/heads/` (see its README) and built into the
-/// binary: `--classifier linear` for the encoder it was trained on.
-#[derive(Debug, Clone, Copy)]
-pub struct ShippedHead {
-    /// The encoder's name, as `Encoder::name` gives it.
-    pub encoder: &'static str,
-    /// Where it lives in the repository.
-    pub path: &'static str,
-    /// Its JSON.
-    pub json: &'static str,
-}
-
-/// The shipped heads, one per encoder; the EmbeddingGemma one (the default
-/// encoder's) is `stance score`'s default classifier.
-pub const SHIPPED_HEADS: &[ShippedHead] = &[
-    ShippedHead {
-        encoder: "embeddinggemma-300m",
-        path: "models/heads/linear-gemma.json",
-        json: include_str!("../../models/heads/linear-gemma.json"),
-    },
-    ShippedHead {
-        encoder: "all-MiniLM-L6-v2",
-        path: "models/heads/linear-minilm.json",
-        json: include_str!("../../models/heads/linear-minilm.json"),
-    },
-    ShippedHead {
-        encoder: "all-mpnet-base-v2",
-        path: "models/heads/linear-mpnet.json",
-        json: include_str!("../../models/heads/linear-mpnet.json"),
-    },
-];
-
 /// A trained head: `softmax((W x + b) / T)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LinearHead {
@@ -182,7 +150,7 @@ pub struct HeadMeta {
 
 impl LinearHead {
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic::write(path, self.to_json()?.as_bytes())
+        crate::infra::atomic::write(path, self.to_json()?.as_bytes())
     }
 
     /// The saved form: one line of JSON. Compact, because the weights are
@@ -202,8 +170,8 @@ impl LinearHead {
     /// The head shipped in `models/heads/` for `encoder` and built into the
     /// binary (`--classifier linear`), checked for use on it.
     pub fn builtin_for(encoder: &dyn crate::embed::Encoder) -> Result<Self> {
-        let Some(shipped) = SHIPPED_HEADS.iter().find(|h| h.encoder == encoder.name()) else {
-            let known: Vec<&str> = SHIPPED_HEADS.iter().map(|h| h.encoder).collect();
+        let Some(family) = crate::encoders::by_name(encoder.name()) else {
+            let known: Vec<&str> = crate::encoders::ENCODERS.iter().map(|e| e.name).collect();
             bail!(
                 "no head is shipped for encoder {:?} (shipped: {}): train one with `stance \
                  train --encoder ...` and pass it as --classifier FILE.json, or use \
@@ -212,13 +180,14 @@ impl LinearHead {
                 known.join(", ")
             );
         };
-        let head = Self::parse(shipped.json, shipped.path)?;
+        let shipped = family.head;
+        let head = Self::parse(shipped.text, shipped.path)?;
         ensure!(
-            head.encoder == shipped.encoder,
+            head.encoder == family.name,
             "{}: trained on encoder {:?}, shipped as {:?}'s head",
             shipped.path,
             head.encoder,
-            shipped.encoder
+            family.name
         );
         head.check_width(encoder, shipped.path)?;
         Ok(head)

@@ -5,6 +5,7 @@
 //! never see who is speaking: stance must not be read off the actor.
 
 pub mod cues;
+pub mod finetune;
 pub mod keyword;
 pub mod linear;
 mod logistic;

@@ -1,5 +1,5 @@
 //! SetFit: a sentence encoder fine-tuned contrastively on the labelled
-//! sentences (`crate::finetune`), then a linear head on its vectors.
+//! sentences (`crate::classify::finetune`), then a linear head on its vectors.
 //!
 //! The classifier carries its own fine-tuned encoder and embeds the batch's
 //! texts itself, so to the pipeline it is a text classifier (`encoder()` is
@@ -21,10 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::linear::{training_hash, LinearHead, LinearTrainer};
 use super::train::{read_labelled, Examples, LabelledSentence, Trainer};
 use super::{Batch, Classifier};
+use crate::classify::finetune::recipe::{self, Recipe, TRAINER_VERSION};
+use crate::classify::finetune::{fine_tune, progress_bar, Base, FineTuned, SetFitConfig};
 use crate::embed::{BertEncoder, Encoder, EncoderOptions};
-use crate::finetune::recipe::{self, Recipe, TRAINER_VERSION};
-use crate::finetune::{fine_tune, progress_bar, Base, FineTuned, SetFitConfig};
-use crate::provision::Manifest;
+use crate::infra::provision::Manifest;
 use crate::stance::{Scores, Stance};
 
 /// The base model a SetFit classifier starts from: a verified model
@@ -41,7 +41,8 @@ impl BaseModel {
     pub fn new(manifest: &Manifest, dir: PathBuf) -> Result<Self> {
         let model_type = crate::embed::model_type(&dir)?.unwrap_or_default();
         ensure!(
-            model_type == "bert",
+            crate::encoders::Architecture::from_model_type(&model_type)
+                .is_some_and(|a| a.fine_tunable()),
             "SetFit fine-tunes BERT encoders only (--encoder minilm); {} is a {model_type:?} model",
             manifest.name
         );
@@ -274,7 +275,7 @@ impl SetFitFile {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        crate::atomic::write(path, self.to_json()?.as_bytes())
+        crate::infra::atomic::write(path, self.to_json()?.as_bytes())
     }
 
     /// The saved form: one line of JSON.
@@ -401,7 +402,7 @@ impl SetFitFile {
             config,
             &progress_bar(0, progress),
         )?;
-        let found = crate::finetune::model::weights_sha256(&fine_tuned.varmap)?;
+        let found = crate::classify::finetune::model::weights_sha256(&fine_tuned.varmap)?;
         if found != self.weights_sha256 {
             bail!(
                 "rebuilt weights of {} have sha256 {found}, but the model recorded {}: this \

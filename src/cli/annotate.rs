@@ -1,13 +1,13 @@
 //! `stance annotate`: a local page to label articles sentence by sentence,
 //! and `stance agree`: how well two annotators' files agree.
 
-use super::score::{set_threads, ScoringStages};
 use super::{report_input_error, AgreeArgs, AnnotateArgs, Sink, EXIT_FATAL};
 use crate::annotate::server::AnnotationServer;
 use crate::annotate::Session;
 use crate::corpus::{Article, ArticleReader};
 use crate::evaluate::agreement::Agreement;
 use crate::gold::{article_texts, GoldSet};
+use crate::pipeline::{set_threads, Pipeline};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
@@ -30,7 +30,14 @@ pub fn run(args: AnnotateArgs) -> Result<u8> {
     }
     // The port is taken first, so a busy one fails before the model loads.
     let server = AnnotationServer::bind(args.port)?;
-    let stages = ScoringStages::load(&args.classifier, &args.model, &args.actors, 32, args.quiet)?;
+    let stages = Pipeline::load(&super::pipeline_options(
+        &args.classifier,
+        &args.model,
+        &args.actors,
+        32,
+        args.threads,
+        args.quiet,
+    ))?;
     let scored = stages.scorer().score(&articles)?;
     let session = Session::new(
         &articles,

@@ -1,8 +1,8 @@
 //! `stance bench encode`: the encoder's throughput on a file of sentences,
 //! model load excluded. Figures for the README and issue notes; never a test.
 
-use super::score::{load_encoder, set_threads};
 use super::{BenchArgs, ClassifierArgs, ScalingArgs};
+use crate::pipeline::{load_encoder, set_threads, Pipeline};
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 use std::io::Write;
@@ -43,7 +43,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "{}: no sentences (one a line)",
         args.file.display()
     );
-    let encoder = load_encoder(&args.model, args.batch, true)?;
+    let encoder = load_encoder(&args.model.choice(true), args.batch)?;
     // One untimed pass warms the allocator and the thread pool.
     encoder.encode(&sentences[..sentences.len().min(args.batch)])?;
     let mut times = Vec::with_capacity(args.repeats);
@@ -93,17 +93,18 @@ pub fn run(args: BenchArgs) -> Result<u8> {
 pub fn scaling(args: ScalingArgs) -> Result<u8> {
     use crate::adversarial::{text, Shape};
     use crate::corpus::{Article, Metadata, Origin};
-    use crate::output::{Format, ScoreWriter};
+    use crate::report::output::{Format, ScoreWriter};
     set_threads(args.threads)?;
-    let stages = super::score::ScoringStages::load(
+    let stages = Pipeline::load(&super::pipeline_options(
         &ClassifierArgs {
             classifier: args.classifier.clone(),
         },
         &args.model,
         &args.actors,
         32,
+        args.threads,
         true,
-    )?;
+    ))?;
     let scorer = stages.scorer();
     let shapes = if args.shapes.is_empty() {
         Shape::ALL.to_vec()

@@ -2,7 +2,6 @@
 //! articles, from a predictions file, or from the gold claims.
 
 use super::eval::ReportFormat;
-use super::score::{set_threads, ScoringStages};
 use super::{
     report_input_error, warn_about_article, warn_truncated, CompareArgs, Sink, EXIT_SOME_FAILED,
 };
@@ -10,6 +9,7 @@ use crate::aggregate::{compare, render, Folding, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
+use crate::pipeline::{set_threads, Pipeline};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -98,10 +98,17 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             }
         }
         // Stories in input order, as `stance score` marks them.
-        let stories =
-            crate::dedup::stories(articles.iter().map(|a| (a.id.as_str(), a.text.as_str())));
-        let stages =
-            ScoringStages::load(&args.classifier, &args.model, &args.actors, 32, args.quiet)?;
+        let stories = crate::corpus::dedup::stories(
+            articles.iter().map(|a| (a.id.as_str(), a.text.as_str())),
+        );
+        let stages = Pipeline::load(&super::pipeline_options(
+            &args.classifier,
+            &args.model,
+            &args.actors,
+            32,
+            args.threads,
+            args.quiet,
+        ))?;
         let encoder = stages.encoder.as_deref();
         let scorer = stages.scorer();
         classifier_name = Some(stages.classifier.name().to_string());

@@ -1,8 +1,5 @@
 //! `stance eval`: every classifier against the gold set, side by side.
 
-use super::score::{
-    load_classifier, load_encoder, needs_encoder, set_threads, setfit_supported, setfit_trainer,
-};
 use super::{EvalArgs, Sink};
 use crate::aggregate::{actor_table, SentenceClaims};
 use crate::attribute::Attributor;
@@ -21,6 +18,9 @@ use crate::evaluate::run::{
 use crate::evaluate::{score_predictions, EvalReport, GoldSummary, Prediction, Setting};
 use crate::gold::{GoldSet, Texts};
 use crate::pipeline::{attribute, Embedded, ScoredSentence, TextClassifier};
+use crate::pipeline::{
+    load_classifier, load_encoder, needs_encoder, set_threads, setfit_supported, setfit_trainer,
+};
 use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
 use ndarray::Array2;
@@ -53,9 +53,8 @@ fn trainer(name: &str, encoder: Option<&str>, args: &EvalArgs) -> Result<Option<
     Ok(match name {
         "majority" => Some(Box::new(MajorityTrainer)),
         "setfit" => Some(Box::new(setfit_trainer(
-            &args.model,
-            &args.setfit,
-            args.quiet,
+            &args.model.choice(args.quiet),
+            &args.setfit.setfit_config,
         )?)),
         _ => linear_features(name).map(|features| {
             Box::new(LinearTrainer {
@@ -130,7 +129,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     } else if args.classifier == "all" {
         // SetFit fine-tunes BERT encoders only: on another encoder `all`
         // leaves it out and says so, rather than failing after the rest.
-        let setfit = setfit_supported(&args.model, args.quiet)?;
+        let setfit = setfit_supported(&args.model.choice(args.quiet))?;
         if !setfit {
             eprintln!(
                 "note: SetFit left out of `all`: it fine-tunes BERT encoders only (--encoder minilm)"
@@ -156,7 +155,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         }
     });
     let encoder = if names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name) {
-        Some(load_encoder(&args.model, 32, args.quiet)?)
+        Some(load_encoder(&args.model.choice(args.quiet), 32)?)
     } else {
         None
     };
@@ -255,7 +254,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
             )?);
         } else {
             let classifier: Arc<dyn Classifier> =
-                load_classifier(name, encoder_ref, &args.model, args.quiet)?.into();
+                load_classifier(name, encoder_ref, &args.model.choice(args.quiet))?.into();
             for yardstick in &yardsticks {
                 evaluated.push(evaluate_untrained(yardstick, classifier.clone())?);
             }
@@ -429,7 +428,7 @@ fn attribution_section(
     file_predictions: Option<&[Prediction]>,
 ) -> Result<AttributionSection> {
     let attributor = args.actors.attributor()?;
-    let clause_classifier = load_classifier(clause_name, encoder, &args.model, args.quiet)?;
+    let clause_classifier = load_classifier(clause_name, encoder, &args.model.choice(args.quiet))?;
     let clauses = TextClassifier {
         encoder,
         classifier: clause_classifier.as_ref(),

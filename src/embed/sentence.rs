@@ -378,7 +378,7 @@ impl SentenceTokenizer {
 /// Mean of the token vectors `hidden` (`rows × width × dim`) over the real
 /// tokens of `mask` (`rows × width`, u32), L2-normalised: one row per
 /// sentence. Built from differentiable operations only, so fine-tuning
-/// (`crate::finetune`) backpropagates through the same pooling.
+/// (`crate::classify::finetune`) backpropagates through the same pooling.
 pub fn mean_pool_normalised(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     normalise(&mean_pool(hidden, mask)?)
 }

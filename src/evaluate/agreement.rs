@@ -5,9 +5,9 @@
 //! Sentences are matched by document and span; a sentence only one side
 //! labelled is counted, not compared.
 
-use super::metrics::Confusion;
-use super::table::Table;
 use crate::gold::{GoldRecord, GoldSet};
+use crate::metrics::Confusion;
+use crate::report::table::Table;
 use crate::stance::{Claim, Stance};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -4,10 +4,10 @@
 //! (`stance compare`) computed from predictions is set against the one
 //! computed from the gold claims.
 
-use super::table::Table;
 use crate::aggregate::{ActorTable, SentenceClaims};
 use crate::attribute::{Attribution, Attributor, ClauseStance, DocIn, SentenceIn};
 use crate::gold::{GoldRecord, GoldSet, Texts};
+use crate::report::table::Table;
 use crate::stance::{Claim, Holder, Stance};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -457,7 +457,7 @@ impl AttributionSection {
                     .and_then(|r| serde_json::to_value(r).ok())
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "none".into()),
-                crate::output::shorten(&e.text, 140)
+                crate::report::output::shorten(&e.text, 140)
             );
         }
         md

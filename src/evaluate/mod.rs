@@ -5,10 +5,8 @@ pub mod agreement;
 pub mod align;
 pub mod attribution;
 pub mod html;
-pub mod metrics;
 pub mod report;
 pub mod run;
-pub mod table;
 
 pub use align::Prediction;
 pub use report::{score_predictions, ClassifierReport, EvalReport, GoldSummary, Setting};

@@ -2,9 +2,9 @@
 //! that puts every classifier side by side.
 
 use super::align::{align, boundary_scores, BoundaryScores, Prediction};
-use super::metrics::{expected_calibration_error, macro_f1_interval, ClassScores, Confusion};
-use super::table::Table;
 use crate::gold::GoldSet;
+use crate::metrics::{expected_calibration_error, macro_f1_interval, ClassScores, Confusion};
+use crate::report::table::Table;
 use crate::stance::Stance;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -1,8 +1,23 @@
 //! A table of text cells that the reports print as Markdown or as HTML: each
 //! table is built once, so both formats show the same rows.
 
-use super::html::escape;
 use std::fmt::Write;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Rows of cells under a header; the first `text_columns` columns are text
 /// (left-aligned), the rest figures (right-aligned).

@@ -6,13 +6,13 @@
 //! decides, article by article, what a run takes from the stream: only its
 //! share of the input under `--shard I/N`, and, under `--resume`, only the
 //! articles after the last one already complete in the output. It also
-//! gives each article its story ([`crate::dedup`]): every article of the
+//! gives each article its story ([`crate::corpus::dedup`]): every article of the
 //! input goes through one bounded [`StoryIndex`] in input order, those of
 //! other shards and those skipped on resuming included, so an article's
 //! story is the same whatever the shard, the window or the interruption.
 
+use crate::corpus::dedup::StoryIndex;
 use crate::corpus::{Article, InputError};
-use crate::dedup::StoryIndex;
 use anyhow::{bail, Context, Result};
 use std::fmt;
 use std::str::FromStr;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// command that computes for minutes and writes its report at the end
 /// (`eval`, `compare`) leaves nothing behind when a signal ends it while it
 /// computes. `stance score` writes as it goes, and catches SIGINT and SIGTERM
-/// to remove it (`crate::signals`).
+/// to remove it (`crate::infra::signals`).
 pub struct AtomicFile {
     path: PathBuf,
     tmp: PathBuf,

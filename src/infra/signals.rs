@@ -2,7 +2,7 @@
 //! pipe on stdout.
 //!
 //! A command that writes `--out` calls [`install`] first. The handler only
-//! records the signal in an atomic ([`CAUGHT`]); the command checks it with
+//! records the signal in an atomic (`CAUGHT`); the command checks it with
 //! [`check`] between articles and windows (and the model download between
 //! chunks), returns an [`Interrupted`] error, and so unwinds like any other
 //! failure: the temporary file of an atomic `--out` is removed by its

@@ -3,8 +3,8 @@
 //! Writers stream: records are written as each chunk of articles is scored,
 //! so output starts early and memory stays bounded.
 
-use crate::boilerplate::Kind;
 use crate::pipeline::{ScoredSentence, SplitSentence};
+use crate::segment::boilerplate::Kind;
 use crate::stance::Stance;
 use anyhow::Result;
 use std::io::Write;

@@ -16,7 +16,7 @@ use super::model::{load_varmap, weights_sha256};
 use super::SetFitConfig;
 use crate::classify::train::LabelledSentence;
 use crate::embed::bert::read_config;
-use crate::provision::{unique_suffix, TempPath};
+use crate::infra::provision::{unique_suffix, TempPath};
 
 /// Bumped whenever a change to the training code changes the weights a
 /// recipe gives, so old recipes get new cache keys instead of failing

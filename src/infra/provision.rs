@@ -16,22 +16,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Manifests shipped inside the binary, so it works from any directory.
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "models/all-MiniLM-L6-v2.toml",
-        include_str!("../models/all-MiniLM-L6-v2.toml"),
-    ),
-    (
-        "models/all-mpnet-base-v2.toml",
-        include_str!("../models/all-mpnet-base-v2.toml"),
-    ),
-    (
-        "models/embeddinggemma-300m.toml",
-        include_str!("../models/embeddinggemma-300m.toml"),
-    ),
-];
-
 /// Registry JSON API base used when `STANCE_PYPI_URL` is unset.
 pub const DEFAULT_PYPI_URL: &str = "https://pypi.org/pypi";
 
@@ -326,9 +310,9 @@ impl Manifest {
 
     /// Every manifest compiled into the binary.
     pub fn all() -> Result<Vec<Manifest>> {
-        BUILTIN
+        crate::encoders::ENCODERS
             .iter()
-            .map(|(origin, text)| Manifest::from_toml(text, origin))
+            .map(|e| Manifest::from_toml(e.manifest.text, e.manifest.path))
             .collect()
     }
 
@@ -523,7 +507,7 @@ fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, S
     loop {
         // Ctrl-C during `stance score --out FILE`: stop here, so the
         // temporary download directory is removed on the way out.
-        if let Some(sig) = crate::signals::caught() {
+        if let Some(sig) = crate::infra::signals::caught() {
             return Err(io::Error::other(sig));
         }
         let n = match src.read(&mut buf) {
@@ -1091,9 +1075,21 @@ mod tests {
     }
 
     #[test]
+    fn each_built_in_encoder_is_its_manifest() {
+        for family in crate::encoders::ENCODERS {
+            let m = Manifest::from_toml(family.manifest.text, family.manifest.path).unwrap();
+            assert_eq!(
+                (m.alias.as_str(), m.name.as_str()),
+                (family.alias, family.name)
+            );
+        }
+    }
+
+    #[test]
     fn manifest_rejects_escaping_paths() {
-        let text = BUILTIN[0]
-            .1
+        let text = crate::encoders::ENCODERS[0]
+            .manifest
+            .text
             .replace("\"config.json\"", "\"../config.json\"");
         assert!(matches!(
             Manifest::from_toml(&text, "test"),

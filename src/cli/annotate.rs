@@ -7,7 +7,7 @@ use crate::annotate::Session;
 use crate::corpus::{Article, ArticleReader};
 use crate::evaluate::agreement::Agreement;
 use crate::gold::{article_texts, GoldSet};
-use crate::pipeline::{set_threads, Pipeline};
+use crate::pipeline::{set_threads, Pipeline, PipelineOptions};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
@@ -34,7 +34,7 @@ pub fn run(args: AnnotateArgs) -> Result<u8> {
         &args.classifier,
         &args.model,
         &args.actors,
-        32,
+        PipelineOptions::default().batch_size,
         args.threads,
         args.quiet,
     ))?;

@@ -2,7 +2,7 @@
 //! model load excluded. Figures for the README and issue notes; never a test.
 
 use super::{BenchArgs, ClassifierArgs, ScalingArgs};
-use crate::pipeline::{load_encoder, set_threads, Pipeline};
+use crate::pipeline::{load_encoder, set_threads, Pipeline, PipelineOptions};
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 use std::io::Write;
@@ -101,7 +101,7 @@ pub fn scaling(args: ScalingArgs) -> Result<u8> {
         },
         &args.model,
         &args.actors,
-        32,
+        PipelineOptions::default().batch_size,
         args.threads,
         true,
     ))?;

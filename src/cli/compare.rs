@@ -9,7 +9,7 @@ use crate::aggregate::{compare, render, Folding, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
-use crate::pipeline::{set_threads, Pipeline};
+use crate::pipeline::{set_threads, Pipeline, PipelineOptions};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -105,7 +105,7 @@ pub fn run(args: CompareArgs) -> Result<u8> {
             &args.classifier,
             &args.model,
             &args.actors,
-            32,
+            PipelineOptions::default().batch_size,
             args.threads,
             args.quiet,
         ))?;

@@ -69,7 +69,8 @@ impl Default for PipelineOptions {
             encoder: EncoderChoice::default(),
             classifier: "linear".to_string(),
             gazetteer: None,
-            batch_size: 32,
+            // The encoder's own default, so the two cannot drift apart.
+            batch_size: EncoderOptions::default().batch_size,
             threads: None,
         }
     }

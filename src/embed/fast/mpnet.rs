@@ -77,15 +77,7 @@ impl<E: FastPrecision> Backbone for FastMpnet<E> {
     type Config = Config;
 
     fn load(vb: VarBuilder, c: &Config) -> candle_core::Result<Self> {
-        let shape = Shape {
-            vocab: c.vocab_size,
-            hidden: c.hidden_size,
-            layers: c.num_hidden_layers,
-            heads: c.num_attention_heads,
-            intermediate: c.intermediate_size,
-            positions: c.max_position_embeddings,
-            eps: c.layer_norm_eps,
-        };
+        let shape = bert_shape!(c);
         shape.check(matches!(c.hidden_act, HiddenAct::Gelu), &c.hidden_act)?;
         c.check_relative_buckets()?;
         let vb = base_model(vb);

@@ -27,7 +27,7 @@ pub struct Shipped {
 pub enum Architecture {
     /// `embed/bert.rs` (candle) and `embed/fast/` (ours).
     Bert,
-    /// `embed/mpnet.rs` (candle).
+    /// `embed/mpnet.rs` (candle) and `embed/fast/mpnet.rs` (ours).
     Mpnet,
     /// `embed/gemma.rs` (candle) and `embed/fast/gemma.rs` (ours).
     Gemma3,
@@ -59,7 +59,10 @@ impl Architecture {
 
     /// Whether our own forward pass (`--precision int8|bf16|fp32`) runs it.
     pub fn fast_path(self) -> bool {
-        matches!(self, Architecture::Bert | Architecture::Gemma3)
+        matches!(
+            self,
+            Architecture::Bert | Architecture::Mpnet | Architecture::Gemma3
+        )
     }
 
     /// Whether SetFit fine-tunes it (`classify/finetune/` trains BERT).

@@ -64,6 +64,14 @@ const MPNET: Case = Case {
     precision: Precision::Reference,
 };
 
+/// Our own MPNet pass (`--precision fp32`): BERT's fast stack with the
+/// relative position bias, on the same fixture (three of its sentences are
+/// cut at the 384-token limit).
+const MPNET_FP32: Case = Case {
+    precision: Precision::Fp32,
+    ..MPNET
+};
+
 /// EmbeddingGemma: 512 is the truncation a tokenizer or position default
 /// could plausibly impose instead of sentence-transformers' 2048.
 const GEMMA: Case = Case {
@@ -310,6 +318,7 @@ parity_tests!(
     minilm => super::MINILM,
     minilm_fp32 => super::MINILM_FP32,
     mpnet => super::MPNET,
+    mpnet_fp32 => super::MPNET_FP32,
     gemma => super::GEMMA,
     gemma_fp32 => super::GEMMA_FP32,
 );

@@ -7,12 +7,17 @@
 //!   `stance eval` predicts them: the builtin label descriptions on each
 //!   sentence's vector) is unchanged for ≥ 99% of them.
 //!
-//! EmbeddingGemma's reduced precisions are held to cosine ≥ 0.999 to its
-//! fp32 pass on its parity fixture's sentences (English and French, up to
-//! 902 tokens).
+//! EmbeddingGemma's and MPNet's reduced precisions are held to cosine ≥
+//! 0.999 to their fp32 pass on their parity fixture's sentences (Gemma's:
+//! English and French, up to 902 tokens; MPNet's: up to its 384-token
+//! limit), and MPNet's fast precisions to its shipped head's labels on the
+//! bundled corpus: `stance score eval/corpus --encoder mpnet` gives the
+//! label of the reference (candle) pass on ≥ 99% of the records.
 //!
 //! The model is cached by the other encoder tests or fetched here the way
 //! the product fetches it.
+
+mod common;
 
 use std::path::PathBuf;
 
@@ -193,9 +198,9 @@ fn reduced_precisions_are_batch_invariant() {
     }
 }
 
-/// EmbeddingGemma's parity fixture sentences.
-fn gemma_fixture_sentences() -> Vec<String> {
-    let path = repo_root().join("eval/fixtures/gemma_reference.json");
+/// The sentences of `alias`'s parity fixture.
+fn fixture_sentences(alias: &str) -> Vec<String> {
+    let path = repo_root().join(format!("eval/fixtures/{alias}_reference.json"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     json["items"]
@@ -206,15 +211,14 @@ fn gemma_fixture_sentences() -> Vec<String> {
         .collect()
 }
 
-/// Gemma's int8 and bf16 dense layers against its fp32 pass: cosine ≥
-/// 0.999 on every fixture sentence.
-#[test]
-fn gemma_reduced_precisions_meet_the_bounds() {
-    let sentences = gemma_fixture_sentences();
+/// `alias`'s int8 and bf16 dense layers against its fp32 pass: cosine ≥
+/// 0.999 on every sentence of its parity fixture.
+fn fixture_precisions_meet_the_bounds(alias: &str) {
+    let sentences = fixture_sentences(alias);
     assert!(sentences.len() >= 20);
-    let fp32 = encode(model_encoder("gemma", Precision::Fp32).as_ref(), &sentences);
+    let fp32 = encode(model_encoder(alias, Precision::Fp32).as_ref(), &sentences);
     for precision in [Precision::Int8, Precision::Bf16] {
-        let got = encode(model_encoder("gemma", precision).as_ref(), &sentences);
+        let got = encode(model_encoder(alias, precision).as_ref(), &sentences);
         let cosines: Vec<f64> = (0..sentences.len())
             .map(|i| cosine(&fp32.row(i).to_vec(), &got.row(i).to_vec()))
             .collect();
@@ -226,15 +230,94 @@ fn gemma_reduced_precisions_meet_the_bounds() {
             .fold((f64::INFINITY, 0), |m, x| if x.0 < m.0 { x } else { m });
         let mean = cosines.iter().sum::<f64>() / cosines.len() as f64;
         eprintln!(
-            "gemma {precision} vs fp32: {} fixture sentences, cosine min {worst:.5} ({:?}), \
+            "{alias} {precision} vs fp32: {} fixture sentences, cosine min {worst:.5} ({:?}), \
              mean {mean:.5}",
             sentences.len(),
             sentences[at].chars().take(50).collect::<String>()
         );
         assert!(
             worst >= 0.999,
-            "gemma {precision}: cosine {worst} < 0.999 for {:?}",
+            "{alias} {precision}: cosine {worst} < 0.999 for {:?}",
             sentences[at]
         );
     }
+}
+
+#[test]
+fn gemma_reduced_precisions_meet_the_bounds() {
+    fixture_precisions_meet_the_bounds("gemma")
+}
+
+#[test]
+fn mpnet_reduced_precisions_meet_the_bounds() {
+    fixture_precisions_meet_the_bounds("mpnet")
+}
+
+/// The stance of each record of `stance score eval/corpus --encoder mpnet
+/// --precision P` (the shipped head, the default classifier).
+fn mpnet_corpus_labels(precision: Precision) -> Vec<(String, String)> {
+    let out = common::stance(&[
+        "score",
+        "eval/corpus",
+        "--encoder",
+        "mpnet",
+        "--precision",
+        precision.name(),
+        "--format",
+        "jsonl",
+        "--quiet",
+    ]);
+    common::assert_success(&out);
+    common::jsonl(&out.stdout)
+        .iter()
+        .map(|r| {
+            (
+                format!("{}#{}", r["doc"], r["idx"]),
+                r["stance"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every fast precision MPNet offers keeps the reference pass's label, with
+/// the shipped head, on ≥ 99% of the corpus records.
+#[test]
+fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
+    let reference = mpnet_corpus_labels(Precision::Reference);
+    assert!(reference.len() >= 200, "the corpus is there");
+    for precision in [Precision::Fp32, Precision::Int8, Precision::Bf16] {
+        let got = mpnet_corpus_labels(precision);
+        assert_eq!(got.len(), reference.len());
+        let changed: Vec<&String> = reference
+            .iter()
+            .zip(&got)
+            .filter(|(a, b)| {
+                assert_eq!(a.0, b.0, "records in the same order");
+                a.1 != b.1
+            })
+            .map(|(a, _)| &a.0)
+            .collect();
+        let agreement = 1.0 - changed.len() as f64 / reference.len() as f64;
+        eprintln!(
+            "mpnet {precision} vs reference, shipped head: {} corpus records, {} changed, \
+             agreement {agreement:.4}",
+            reference.len(),
+            changed.len()
+        );
+        assert!(
+            agreement >= 0.99,
+            "{precision}: labels changed for {changed:?}"
+        );
+    }
+}
+
+/// MPNet's default is MiniLM's rule, [`Precision::fastest`]: its int8 and
+/// fp32 are the ones held to the bounds above, and its shipped head is
+/// trained on the default's vectors.
+#[test]
+fn mpnet_defaults_to_the_fastest_precision() {
+    let manifest = Manifest::builtin("mpnet").unwrap();
+    let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
+    let enc = embed::load(&dir, EncoderOptions::default()).unwrap();
+    assert_eq!(enc.precision(), Precision::fastest());
 }

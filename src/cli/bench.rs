@@ -83,6 +83,16 @@ pub fn run(args: BenchArgs) -> Result<u8> {
             result.times_s.len(),
             result.sent_per_s
         )?;
+        let features: Vec<String> = crate::embed::fast::cpu_features()
+            .iter()
+            .map(|(name, has)| format!("{name} {}", if *has { "yes" } else { "no" }))
+            .collect();
+        writeln!(
+            stdout,
+            "kernels: {}; CPU: {}",
+            crate::embed::fast::kernel_path(encoder.precision()),
+            features.join(", ")
+        )?;
     }
     Ok(0)
 }

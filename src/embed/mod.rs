@@ -75,9 +75,15 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
         .and_then(Architecture::from_model_type);
     if let (Some(a), Some(precision)) = (architecture, opts.precision) {
         if precision != Precision::Reference && !a.fast_path() {
+            let fast: Vec<&str> = Architecture::ALL
+                .iter()
+                .filter(|a| a.fast_path())
+                .map(|a| a.model_type())
+                .collect();
             bail!(
-                "precision {precision} is implemented for BERT (minilm) and Gemma 3 (gemma) \
-                 encoders; {} runs at `reference` precision",
+                "precision {precision} is implemented for {} encoders; {} runs at `reference` \
+                 precision",
+                fast.join(", "),
                 model_dir.display()
             );
         }
@@ -97,7 +103,14 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
                 Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
             }
         }
-        Some(Architecture::Mpnet) => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        Some(a @ Architecture::Mpnet) => {
+            match opts.precision.unwrap_or(Precision::default_for(a)) {
+                Precision::Reference => Box::new(MpnetEncoder::load(model_dir, opts)?),
+                Precision::Fp32 => Box::new(fast::mpnet::FastMpnetEncoder::load(model_dir, opts)?),
+                Precision::Bf16 => Box::new(fast::mpnet::Bf16MpnetEncoder::load(model_dir, opts)?),
+                Precision::Int8 => Box::new(fast::mpnet::Int8MpnetEncoder::load(model_dir, opts)?),
+            }
+        }
         None => bail!(
             "{}: model_type {model_type:?} is not supported ({})",
             model_dir.join("config.json").display(),

@@ -28,9 +28,8 @@ use super::sentence::{Backbone, SentenceEncoder};
 /// An MPNet encoder with mean pooling, CPU and f32.
 pub type MpnetEncoder = SentenceEncoder<MpnetModel>;
 
-/// Relative distances are sorted into this many buckets. transformers uses
-/// 32 whatever the config says (`compute_position_bias`'s default), so a
-/// config with another table size is refused rather than half-followed.
+/// Relative distances are sorted into this many buckets (see
+/// [`Config::check_relative_buckets`]).
 pub const RELATIVE_BUCKETS: u32 = 32;
 /// Distances from this one up share the last bucket of their direction.
 pub const RELATIVE_MAX_DISTANCE: u32 = 128;
@@ -50,6 +49,32 @@ pub struct Config {
     /// is what MPNet configs say).
     pub pad_token_id: usize,
     pub relative_attention_num_buckets: usize,
+}
+
+impl Config {
+    /// transformers buckets relative positions into [`RELATIVE_BUCKETS`]
+    /// whatever the config says (`compute_position_bias`'s default), so a
+    /// config with another table size is refused rather than half-followed.
+    pub fn check_relative_buckets(&self) -> Result<()> {
+        if self.relative_attention_num_buckets != RELATIVE_BUCKETS as usize {
+            candle_core::bail!(
+                "relative_attention_num_buckets is {}; MPNet as transformers runs it uses {}",
+                self.relative_attention_num_buckets,
+                RELATIVE_BUCKETS
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The base model's weights: checkpoints of MPNetFor* models keep them
+/// under `mpnet.`.
+pub fn base_model(vb: VarBuilder) -> VarBuilder {
+    if vb.contains_tensor("mpnet.embeddings.word_embeddings.weight") {
+        vb.pp("mpnet")
+    } else {
+        vb
+    }
 }
 
 /// The bucket of a key `relative_position` tokens after the query (negative:
@@ -306,13 +331,7 @@ struct MpnetLayers {
 
 impl MpnetLayers {
     fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
-        if config.relative_attention_num_buckets != RELATIVE_BUCKETS as usize {
-            candle_core::bail!(
-                "relative_attention_num_buckets is {}; MPNet as transformers runs it uses {}",
-                config.relative_attention_num_buckets,
-                RELATIVE_BUCKETS
-            );
-        }
+        config.check_relative_buckets()?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| MpnetLayer::load(vb.pp(format!("layer.{i}")), config))
             .collect::<Result<Vec<_>>>()?;
@@ -367,12 +386,7 @@ pub struct MpnetModel {
 
 impl MpnetModel {
     pub fn load(vb: VarBuilder, config: &Config) -> Result<Self> {
-        // Checkpoints of MPNetFor* models keep the base model under `mpnet.`.
-        let vb = if vb.contains_tensor("mpnet.embeddings.word_embeddings.weight") {
-            vb.pp("mpnet")
-        } else {
-            vb
-        };
+        let vb = base_model(vb);
         Ok(Self {
             embeddings: MpnetEmbeddings::load(vb.pp("embeddings"), config)?,
             encoder: MpnetLayers::load(vb.pp("encoder"), config)?,

@@ -15,9 +15,26 @@
 //! softmax and GELU stay f32.
 //! Each falls back to portable code on CPUs without those instructions.
 
+/// The [`Shape`] of a config with BERT's field names (BERT's and MPNet's
+/// `config.json` share them); defined before the modules that use it.
+macro_rules! bert_shape {
+    ($c:expr) => {
+        Shape {
+            vocab: $c.vocab_size,
+            hidden: $c.hidden_size,
+            layers: $c.num_hidden_layers,
+            heads: $c.num_attention_heads,
+            intermediate: $c.intermediate_size,
+            positions: $c.max_position_embeddings,
+            eps: $c.layer_norm_eps,
+        }
+    };
+}
+
 pub mod gemma;
 pub mod kernels;
 pub mod linear;
+pub mod mpnet;
 pub mod ops;
 
 use candle_core::{Device, Tensor};
@@ -56,6 +73,62 @@ fn default_type_vocab_size() -> usize {
 
 fn default_layer_norm_eps() -> f64 {
     1e-12
+}
+
+/// The instruction sets the kernels are chosen by, and whether this CPU
+/// has each, for reports (`stance bench encode`). AMX is listed for the
+/// record (CPUID's bits only, not the kernel's permission): no kernel uses
+/// it yet.
+pub fn cpu_features() -> Vec<(&'static str, bool)> {
+    let cpu = Cpu::detect();
+    let [amx_tile, amx_bf16, amx_int8] = amx_bits();
+    vec![
+        ("avx512f", cpu.avx512f),
+        ("avx512_vnni", cpu.avx512vnni),
+        ("avx512_bf16", cpu.avx512bf16),
+        ("amx_tile", amx_tile),
+        ("amx_bf16", amx_bf16),
+        ("amx_int8", amx_int8),
+    ]
+}
+
+/// CPUID leaf 7's AMX-TILE, AMX-BF16 and AMX-INT8 bits (EDX 24, 22, 25):
+/// `is_x86_feature_detected!` does not answer for AMX on stable Rust.
+fn amx_bits() -> [bool; 3] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__cpuid, __cpuid_count};
+        if __cpuid(0).eax >= 7 {
+            let edx = __cpuid_count(7, 0).edx;
+            return [24, 22, 25].map(|bit| edx >> bit & 1 == 1);
+        }
+    }
+    [false; 3]
+}
+
+/// What computes the dense layers of `precision` on this CPU, and the
+/// instruction set that decided it.
+pub fn kernel_path(precision: Precision) -> String {
+    let cpu = Cpu::detect();
+    let (has, set, kernels) = match precision {
+        Precision::Reference => return "candle's matrix kernels (the reference pass)".into(),
+        Precision::Fp32 => (cpu.avx512f, "avx512f", "f32 AVX-512 F microkernels"),
+        Precision::Int8 => (
+            cpu.avx512vnni,
+            "avx512_vnni",
+            "int8 AVX-512 VNNI microkernels (vpdpbusd)",
+        ),
+        Precision::Bf16 => (
+            cpu.avx512bf16,
+            "avx512_bf16",
+            "bf16 AVX-512 BF16 microkernels (vdpbf16ps)",
+        ),
+    };
+    if has {
+        format!("{kernels}: the CPU has {set}")
+    } else {
+        format!("{precision} in portable code: the CPU has no {set}")
+    }
 }
 
 /// The four dense layers of a BERT layer.
@@ -144,22 +217,87 @@ struct Layer {
 }
 
 /// BERT's encoder stack on plain buffers; `E` is the precision of the
-/// dense layers (`f32`, [`linear::Bf16Pair`] or [`linear::I8Quad`]).
+/// dense layers (`f32`, [`linear::Bf16Pair`] or [`linear::I8Quad`]). MPNet
+/// ([`mpnet::FastMpnet`]) is the same stack with its positions counted
+/// from an offset, no token types and a relative position bias.
 pub struct FastBert<E: linear::Packed> {
     word: Vec<f32>,
     position: Vec<f32>,
+    /// Token n's position vector is row `position_offset + n` (MPNet's
+    /// positions start after its padding index).
+    position_offset: usize,
     /// Token type 0's vector: single sentences have no second segment.
-    token_type0: Vec<f32>,
+    /// `None` for models without token types (MPNet).
+    token_type0: Option<Vec<f32>>,
     embedding_norm: LayerNorm,
     layers: Vec<Layer>,
+    /// Added to every layer's attention scores (MPNet).
+    relative_bias: Option<mpnet::RelativePositionBias>,
     precision: std::marker::PhantomData<E>,
     hidden: usize,
     heads: Heads,
     vocab: usize,
-    max_positions: usize,
+    /// The most tokens a sentence may have: the position rows after the
+    /// offset.
+    max_tokens: usize,
     eps: f32,
     avx512: bool,
 }
+
+/// The sizes of a BERT-shaped stack, from its `config.json`.
+struct Shape {
+    vocab: usize,
+    hidden: usize,
+    layers: usize,
+    heads: usize,
+    intermediate: usize,
+    /// Rows of the position table.
+    positions: usize,
+    eps: f64,
+}
+
+impl Shape {
+    /// Refuses what this pass does not implement: an activation other
+    /// than the erf GELU (`erf_gelu` false; `hidden_act` as the config
+    /// says it), or heads that do not divide the width.
+    fn check(&self, erf_gelu: bool, hidden_act: &dyn std::fmt::Debug) -> candle_core::Result<()> {
+        if !erf_gelu {
+            candle_core::bail!("hidden_act {hidden_act:?}: only \"gelu\" (erf) is implemented");
+        }
+        if self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
+            candle_core::bail!(
+                "hidden_size {} is not a multiple of {} heads",
+                self.hidden,
+                self.heads
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Where a layer's tensors sit under `encoder.layer.<i>`: the names differ
+/// between BERT and MPNet checkpoints, the maths does not.
+struct LayerNames {
+    query: &'static str,
+    key: &'static str,
+    value: &'static str,
+    attention_out: &'static str,
+    attention_norm: &'static str,
+    intermediate: &'static str,
+    output: &'static str,
+    output_norm: &'static str,
+}
+
+const BERT_LAYER: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_out: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    intermediate: "intermediate.dense",
+    output: "output.dense",
+    output_norm: "output.LayerNorm",
+};
 
 /// A sentence-transformers BERT model on [`FastBert`] in f32.
 pub type FastBertEncoder = SentenceEncoder<FastBert<f32>>;
@@ -192,40 +330,72 @@ impl<E: FastPrecision> FastBert<E> {
         Ok(E::dense(kind, &w, &b, out, inp, cpu))
     }
 
-    fn load_layer(vb: VarBuilder, c: &Config, cpu: Cpu) -> candle_core::Result<Layer> {
-        let h = c.hidden_size;
-        let att = vb.pp("attention");
+    fn load_layer(
+        vb: VarBuilder,
+        names: &LayerNames,
+        shape: &Shape,
+        cpu: Cpu,
+    ) -> candle_core::Result<Layer> {
+        let (h, i) = (shape.hidden, shape.intermediate);
         let (mut w, mut b) = (Vec::with_capacity(3 * h * h), Vec::with_capacity(3 * h));
-        for part in ["query", "key", "value"] {
-            let vb = att.pp("self").pp(part);
+        for part in [names.query, names.key, names.value] {
+            let vb = vb.pp(part);
             w.extend(get(&vb, &[h, h], "weight")?);
             b.extend(get(&vb, &[h], "bias")?);
         }
+        let dense = |kind, name, out, inp| Self::dense(kind, &vb.pp(name), out, inp, cpu);
         Ok(Layer {
             qkv: E::dense(Sublayer::QueryKeyValue, &w, &b, 3 * h, h, cpu),
-            attention_out: Self::dense(
-                Sublayer::AttentionOutput,
-                &att.pp("output").pp("dense"),
-                h,
-                h,
-                cpu,
-            )?,
-            attention_norm: layer_norm(&att.pp("output").pp("LayerNorm"), h)?,
-            intermediate: Self::dense(
-                Sublayer::Intermediate,
-                &vb.pp("intermediate").pp("dense"),
-                c.intermediate_size,
-                h,
-                cpu,
-            )?,
-            output: Self::dense(
-                Sublayer::Output,
-                &vb.pp("output").pp("dense"),
-                h,
-                c.intermediate_size,
-                cpu,
-            )?,
-            output_norm: layer_norm(&vb.pp("output").pp("LayerNorm"), h)?,
+            attention_out: dense(Sublayer::AttentionOutput, names.attention_out, h, h)?,
+            attention_norm: layer_norm(&vb.pp(names.attention_norm), h)?,
+            intermediate: dense(Sublayer::Intermediate, names.intermediate, i, h)?,
+            output: dense(Sublayer::Output, names.output, h, i)?,
+            output_norm: layer_norm(&vb.pp(names.output_norm), h)?,
+        })
+    }
+
+    /// The stack under `vb` (`embeddings.*`, `encoder.layer.<i>.*`):
+    /// word and position tables, the embeddings' layer norm and the layers.
+    /// `token_types` is the token-type table's row count, if the model has
+    /// one; `relative_bias`, if any, is added to every layer's scores.
+    fn load_stack(
+        vb: &VarBuilder,
+        shape: &Shape,
+        names: &LayerNames,
+        token_types: Option<usize>,
+        position_offset: usize,
+        relative_bias: Option<mpnet::RelativePositionBias>,
+    ) -> candle_core::Result<Self> {
+        let cpu = Cpu::detect();
+        let h = shape.hidden;
+        let emb = vb.pp("embeddings");
+        let token_type0 = match token_types {
+            Some(rows) => {
+                Some(get(&emb, &[rows, h], "token_type_embeddings.weight")?[..h].to_vec())
+            }
+            None => None,
+        };
+        let layers = (0..shape.layers)
+            .map(|i| Self::load_layer(vb.pp("encoder").pp("layer").pp(i), names, shape, cpu))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(FastBert {
+            word: get(&emb, &[shape.vocab, h], "word_embeddings.weight")?,
+            position: get(&emb, &[shape.positions, h], "position_embeddings.weight")?,
+            position_offset,
+            token_type0,
+            embedding_norm: layer_norm(&emb.pp("LayerNorm"), h)?,
+            layers,
+            relative_bias,
+            precision: std::marker::PhantomData,
+            hidden: h,
+            heads: Heads {
+                heads: shape.heads,
+                head_dim: h / shape.heads,
+            },
+            vocab: shape.vocab,
+            max_tokens: shape.positions.saturating_sub(position_offset),
+            eps: shape.eps as f32,
+            avx512: cpu.avx512f,
         })
     }
 
@@ -237,10 +407,10 @@ impl<E: FastPrecision> FastBert<E> {
         let mut x = vec![0f32; tokens * h];
         let mut t = 0;
         for &len in lens {
-            if len > self.max_positions {
+            if len > self.max_tokens {
                 candle_core::bail!(
                     "{len} tokens: the model's positions cover {}",
-                    self.max_positions
+                    self.max_tokens
                 );
             }
             for pos in 0..len {
@@ -249,12 +419,19 @@ impl<E: FastPrecision> FastBert<E> {
                     candle_core::bail!("token id {id} outside the vocabulary ({})", self.vocab);
                 }
                 let row = &mut x[t * h..(t + 1) * h];
-                let (w, p) = (
-                    &self.word[id * h..(id + 1) * h],
-                    &self.position[pos * h..(pos + 1) * h],
-                );
-                for (((o, &a), &b), &c) in row.iter_mut().zip(w).zip(p).zip(&self.token_type0) {
-                    *o = a + b + c;
+                let p = (self.position_offset + pos) * h;
+                let (w, p) = (&self.word[id * h..(id + 1) * h], &self.position[p..p + h]);
+                match &self.token_type0 {
+                    Some(types) => {
+                        for (((o, &a), &b), &c) in row.iter_mut().zip(w).zip(p).zip(types) {
+                            *o = a + b + c;
+                        }
+                    }
+                    None => {
+                        for ((o, &a), &b) in row.iter_mut().zip(w).zip(p) {
+                            *o = a + b;
+                        }
+                    }
                 }
                 t += 1;
             }
@@ -275,9 +452,13 @@ impl<E: FastPrecision> FastBert<E> {
                     .first()
                     .map_or(0, |l| l.intermediate.out_features())
         ];
+        // The bias depends on the distances within a sentence only: built
+        // once per call, for the longest sentence, and shared by the layers.
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        let bias = self.relative_bias.as_ref().map(|r| r.up_to(longest));
         for layer in &self.layers {
             layer.qkv.forward(&x, tokens, &mut qkv, Epilogue::Bias);
-            ops::attention(&qkv, lens, self.heads, &mut ctx, self.avx512);
+            ops::attention(&qkv, lens, self.heads, bias.as_ref(), &mut ctx, self.avx512);
             layer
                 .attention_out
                 .forward(&ctx, tokens, &mut mid, Epilogue::BiasResidual(&x));
@@ -300,12 +481,8 @@ impl<E: FastPrecision> Backbone for FastBert<E> {
     type Config = Config;
 
     fn load(vb: VarBuilder, c: &Config) -> candle_core::Result<Self> {
-        if c.hidden_act != "gelu" {
-            candle_core::bail!(
-                "hidden_act {:?}: only \"gelu\" (erf) is implemented",
-                c.hidden_act
-            );
-        }
+        let shape = bert_shape!(c);
+        shape.check(c.hidden_act == "gelu", &c.hidden_act)?;
         if !matches!(
             c.position_embedding_type.as_deref(),
             None | Some("absolute")
@@ -315,51 +492,13 @@ impl<E: FastPrecision> Backbone for FastBert<E> {
                 c.position_embedding_type
             );
         }
-        if c.num_attention_heads == 0 || !c.hidden_size.is_multiple_of(c.num_attention_heads) {
-            candle_core::bail!(
-                "hidden_size {} is not a multiple of {} heads",
-                c.hidden_size,
-                c.num_attention_heads
-            );
-        }
         // Checkpoints saved from a task model carry a `bert.` prefix.
         let vb = if vb.contains_tensor("embeddings.word_embeddings.weight") {
             vb
         } else {
             vb.pp("bert")
         };
-        let cpu = Cpu::detect();
-        let h = c.hidden_size;
-        let emb = vb.pp("embeddings");
-        let types = get(
-            &emb,
-            &[c.type_vocab_size, h],
-            "token_type_embeddings.weight",
-        )?;
-        let layers = (0..c.num_hidden_layers)
-            .map(|i| Self::load_layer(vb.pp("encoder").pp("layer").pp(i), c, cpu))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(FastBert {
-            word: get(&emb, &[c.vocab_size, h], "word_embeddings.weight")?,
-            position: get(
-                &emb,
-                &[c.max_position_embeddings, h],
-                "position_embeddings.weight",
-            )?,
-            token_type0: types[..h].to_vec(),
-            embedding_norm: layer_norm(&emb.pp("LayerNorm"), h)?,
-            layers,
-            precision: std::marker::PhantomData,
-            hidden: h,
-            heads: Heads {
-                heads: c.num_attention_heads,
-                head_dim: h / c.num_attention_heads,
-            },
-            vocab: c.vocab_size,
-            max_positions: c.max_position_embeddings,
-            eps: c.layer_norm_eps as f32,
-            avx512: cpu.avx512f,
-        })
+        Self::load_stack(&vb, &shape, &BERT_LAYER, Some(c.type_vocab_size), 0, None)
     }
 
     fn hidden_size(c: &Config) -> usize {
@@ -413,4 +552,31 @@ fn repad(hidden: &[f32], lens: &[usize], width: usize, h: usize) -> candle_core:
         t += len;
     }
     Tensor::from_vec(out, (rows, width, h), &Device::Cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report names the instruction set each precision's kernels were
+    /// chosen by, and says "has" exactly when the detection found it.
+    #[test]
+    fn the_kernel_path_follows_the_cpu_features() {
+        let found: std::collections::HashMap<_, _> = cpu_features().into_iter().collect();
+        for (precision, set) in [
+            (Precision::Fp32, "avx512f"),
+            (Precision::Int8, "avx512_vnni"),
+            (Precision::Bf16, "avx512_bf16"),
+        ] {
+            let path = kernel_path(precision);
+            let has = found[set];
+            assert_eq!(path.ends_with(&format!("the CPU has {set}")), has, "{path}");
+            assert_eq!(
+                path.ends_with(&format!("the CPU has no {set}")),
+                !has,
+                "{path}"
+            );
+        }
+        assert!(kernel_path(Precision::Reference).contains("candle"));
+    }
 }

@@ -170,6 +170,48 @@ impl Heads {
     }
 }
 
+/// An additive bias on attention scores that depends only on the head and
+/// on the key's position relative to the query within a sentence (MPNet's
+/// relative position bias), for every distance of sentences up to
+/// `longest` tokens.
+pub struct DistanceBias {
+    /// Head `h`'s bias for `key - query = d` is at
+    /// `h * (2 * longest - 1) + longest - 1 + d`.
+    values: Vec<f32>,
+    longest: usize,
+}
+
+impl DistanceBias {
+    /// The bias of `heads` heads for sentences up to `longest` tokens;
+    /// `value(d, h)` is head `h`'s bias for `key - query = d`.
+    pub fn new(heads: usize, longest: usize, value: impl Fn(i64, usize) -> f32) -> Self {
+        let span = (2 * longest).saturating_sub(1);
+        let mut values = vec![0f32; heads * span];
+        for (h, row) in values.chunks_exact_mut(span.max(1)).enumerate() {
+            for (v, d) in row.iter_mut().zip(1 - longest as i64..) {
+                *v = value(d, h);
+            }
+        }
+        DistanceBias { values, longest }
+    }
+
+    /// Head `head`'s bias for `key - query = distance`.
+    pub fn value(&self, head: usize, distance: i64) -> f32 {
+        let span = 2 * self.longest - 1;
+        self.values[head * span + (self.longest as i64 - 1 + distance) as usize]
+    }
+
+    /// Head `head`'s bias for query `query` of a `len`-token sentence
+    /// against keys `0..len`: one contiguous slice, since it depends on
+    /// `key - query` only.
+    #[inline(always)]
+    fn row(&self, head: usize, query: usize, len: usize) -> &[f32] {
+        let span = 2 * self.longest - 1;
+        let start = head * span + self.longest - 1 - query;
+        &self.values[start..start + len]
+    }
+}
+
 /// Self-attention of one sentence: `qkv` holds its `len` rows of
 /// `[query | key | value]` (each `hidden` wide), `ctx` receives `len × hidden`.
 /// One head's keys (`hd` values at offset `ko` of each of `len` rows of
@@ -192,7 +234,13 @@ fn transpose_keys(
 }
 
 #[inline(always)]
-fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
+fn attend_sentence(
+    qkv: &[f32],
+    len: usize,
+    shape: Heads,
+    bias: Option<&DistanceBias>,
+    ctx: &mut [f32],
+) {
     let (hd, hidden) = (shape.head_dim, shape.hidden());
     let stride = 3 * hidden;
     let scale = 1.0 / (hd as f32).sqrt();
@@ -215,6 +263,11 @@ fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
             for (d, &qd) in q.iter().enumerate() {
                 for (s, &k) in scores.iter_mut().zip(&keys_t[d * len..(d + 1) * len]) {
                     *s += qd * k;
+                }
+            }
+            if let Some(bias) = bias {
+                for (s, &b) in scores.iter_mut().zip(bias.row(h, i, len)) {
+                    *s += b;
                 }
             }
             let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -242,11 +295,17 @@ fn attend_sentence(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
 /// vectors. Other head widths take the plain loops.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mut [f32]) {
+unsafe fn attend_sentence_avx512(
+    qkv: &[f32],
+    len: usize,
+    shape: Heads,
+    bias: Option<&DistanceBias>,
+    ctx: &mut [f32],
+) {
     use std::arch::x86_64::*;
     let (hd, hidden) = (shape.head_dim, shape.hidden());
     if hd % 16 != 0 || hd > 64 {
-        return attend_sentence(qkv, len, shape, ctx);
+        return attend_sentence(qkv, len, shape, bias, ctx);
     }
     let vectors = hd / 16;
     let stride = 3 * hidden;
@@ -265,6 +324,7 @@ unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mu
         transpose_keys(qkv, len, stride, ko, hd, &mut keys_t);
         for i in 0..len {
             let q = &qkv[i * stride + qo..i * stride + qo + hd];
+            let bias_row = bias.map(|b| b.row(h, i, len));
             let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
             for jb in (0..len).step_by(16) {
                 let m = mask(jb);
@@ -272,6 +332,9 @@ unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mu
                 for (d, &qd) in q.iter().enumerate() {
                     let k = _mm512_maskz_loadu_ps(m, keys_t.as_ptr().add(d * len + jb));
                     acc = _mm512_fmadd_ps(_mm512_set1_ps(qd * scale), k, acc);
+                }
+                if let Some(b) = bias_row {
+                    acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, b.as_ptr().add(jb)));
                 }
                 _mm512_mask_storeu_ps(scores.as_mut_ptr().add(jb), m, acc);
                 top = _mm512_mask_max_ps(top, m, top, acc);
@@ -299,10 +362,26 @@ unsafe fn attend_sentence_avx512(qkv: &[f32], len: usize, shape: Heads, ctx: &mu
 
 /// Self-attention of every sentence of a batch stored back to back (no
 /// padding): sentence `s` is `lens[s]` rows of `qkv` (`3 × hidden` wide);
-/// its context rows go to the same rows of `ctx` (`hidden` wide). One call
-/// per layer; sentences run in parallel.
-pub fn attention(qkv: &[f32], lens: &[usize], shape: Heads, ctx: &mut [f32], avx512: bool) {
+/// its context rows go to the same rows of `ctx` (`hidden` wide). `bias`,
+/// when given, is added to every score (it must cover the longest
+/// sentence). One call per layer; sentences run in parallel.
+pub fn attention(
+    qkv: &[f32],
+    lens: &[usize],
+    shape: Heads,
+    bias: Option<&DistanceBias>,
+    ctx: &mut [f32],
+    avx512: bool,
+) {
     let hidden = shape.hidden();
+    if let Some(bias) = bias {
+        let longest = lens.iter().copied().max().unwrap_or(0);
+        assert!(
+            longest <= bias.longest,
+            "a {longest}-token sentence past the bias's {} tokens",
+            bias.longest
+        );
+    }
     let mut pieces = Vec::with_capacity(lens.len());
     let (mut rest, mut row) = (ctx, 0);
     for &len in lens {
@@ -316,10 +395,10 @@ pub fn attention(qkv: &[f32], lens: &[usize], shape: Heads, ctx: &mut [f32], avx
         #[cfg(target_arch = "x86_64")]
         if avx512 {
             // SAFETY: the caller passes `avx512` only where the CPU has it.
-            return unsafe { attend_sentence_avx512(rows, len, shape, out) };
+            return unsafe { attend_sentence_avx512(rows, len, shape, bias, out) };
         }
         let _ = avx512;
-        attend_sentence(rows, len, shape, out)
+        attend_sentence(rows, len, shape, bias, out)
     });
 }
 
@@ -374,6 +453,41 @@ mod tests {
             };
             for (&x, &g) in xs.iter().zip(&got) {
                 assert!((g - gelu(x)).abs() < 1e-6, "gelu({x}): {g} vs {}", gelu(x));
+            }
+        }
+    }
+
+    /// A distance bias reaches each sentence's own scores only: two
+    /// sentences packed give what each gives alone, the bias changes the
+    /// result, and the AVX-512 kernel agrees with the plain loops.
+    #[test]
+    fn biased_attention_stays_within_each_sentence() {
+        let shape = Heads {
+            heads: 2,
+            head_dim: 16,
+        };
+        let width = 3 * shape.hidden();
+        let lens = [5usize, 9];
+        let rows: usize = lens.iter().sum();
+        let qkv: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 37 % 101) as f32 / 101.0 - 0.5) * 2.0)
+            .collect();
+        let bias = DistanceBias::new(2, 9, |d, h| (d as f32 * 0.3).sin() * (h as f32 + 1.0));
+        let run = |qkv: &[f32], lens: &[usize], bias: Option<&DistanceBias>, avx512: bool| {
+            let mut ctx = vec![0f32; lens.iter().sum::<usize>() * shape.hidden()];
+            attention(qkv, lens, shape, bias, &mut ctx, avx512);
+            ctx
+        };
+        let packed = run(&qkv, &lens, Some(&bias), false);
+        let first = run(&qkv[..5 * width], &[5], Some(&bias), false);
+        let second = run(&qkv[5 * width..], &[9], Some(&bias), false);
+        assert_eq!(packed, [first, second].concat());
+        assert_ne!(packed, run(&qkv, &lens, None, false));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let fast = run(&qkv, &lens, Some(&bias), true);
+            for (a, b) in fast.iter().zip(&packed) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
             }
         }
     }

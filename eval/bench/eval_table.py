@@ -1,13 +1,16 @@
 """The README's accuracy table from the reports eval-matrix.sh wrote (in argv[1])."""
 import json, os, sys
 names = {"gemma": "EmbeddingGemma-300M", "minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
-order = ["zero-shot", "linear", "linear+context", "linear+cues", "linear+context+cues"]
+order = ["zero-shot", "linear", "linear+context", "linear+cues", "linear+context+cues", "setfit"]
 def load(enc, extra):
     p = f"{sys.argv[1]}/{enc}-{extra}.json"
     if not os.path.exists(p): return None
     by = {}
-    for c in json.load(open(p))["classifiers"]:
-        by.setdefault(c["classifier"], {})[c["language"]] = c
+    # SetFit's rows are reports of their own (ENC-setfit-EXTRA.json), merged in here.
+    for q in (p, f"{sys.argv[1]}/{enc}-setfit-{extra}.json"):
+        if os.path.exists(q):
+            for c in json.load(open(q))["classifiers"]:
+                by.setdefault(c["classifier"], {})[c["language"]] = c
     return by
 def cells(langs):
     en, fr = langs["en"], langs["fr"]
@@ -25,11 +28,12 @@ for enc in ["gemma", "minilm", "mpnet"]:
     if not news and not art: continue
     for cls in order:
         for extra, data in (("en-news", news), ("en-news + articles", art)):
-            if not data: continue
+            if not data or cls not in data: continue
             if cls == "zero-shot":
                 if extra != "en-news": continue
                 extra = ""
-            row = [names[enc], cls, extra] + cells(data[cls])
+            name = "setfit (A, 200 steps)" if cls == "setfit" else cls
+            row = [names[enc], name, extra] + cells(data[cls])
             bold = (enc == "gemma" and cls == "linear+context+cues" and extra == "en-news + articles")
             if bold:
                 row = [f"**{x}**" if i < 6 else x for i, x in enumerate(row)]

@@ -7,7 +7,7 @@ use crate::annotate::Session;
 use crate::corpus::{Article, ArticleReader};
 use crate::evaluate::agreement::Agreement;
 use crate::gold::{article_texts, GoldSet};
-use crate::pipeline::{set_threads, Pipeline, PipelineOptions};
+use crate::pipeline::{set_threads, PipelineOptions};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
@@ -30,14 +30,14 @@ pub fn run(args: AnnotateArgs) -> Result<u8> {
     }
     // The port is taken first, so a busy one fails before the model loads.
     let server = AnnotationServer::bind(args.port)?;
-    let stages = Pipeline::load(&super::pipeline_options(
+    let stages = super::load_pipeline(
         &args.classifier,
         &args.model,
         &args.actors,
         PipelineOptions::default().batch_size,
         args.threads,
         args.quiet,
-    ))?;
+    )?;
     let scored = stages.scorer().score(&articles)?;
     let session = Session::new(
         &articles,

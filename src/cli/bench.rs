@@ -2,7 +2,7 @@
 //! model load excluded. Figures for the README and issue notes; never a test.
 
 use super::{BenchArgs, ClassifierArgs, ScalingArgs};
-use crate::pipeline::{load_encoder, set_threads, Pipeline, PipelineOptions};
+use crate::pipeline::{set_threads, PipelineOptions};
 use anyhow::{ensure, Context, Result};
 use serde::Serialize;
 use std::io::Write;
@@ -43,7 +43,7 @@ pub fn run(args: BenchArgs) -> Result<u8> {
         "{}: no sentences (one a line)",
         args.file.display()
     );
-    let encoder = load_encoder(&args.model.choice(true), args.batch)?;
+    let encoder = super::load_encoder(&args.model.choice(true), args.batch)?;
     // One untimed pass warms the allocator and the thread pool.
     encoder.encode(&sentences[..sentences.len().min(args.batch)])?;
     let mut times = Vec::with_capacity(args.repeats);
@@ -105,7 +105,7 @@ pub fn scaling(args: ScalingArgs) -> Result<u8> {
     use crate::corpus::{Article, Metadata, Origin};
     use crate::report::output::{Format, ScoreWriter};
     set_threads(args.threads)?;
-    let stages = Pipeline::load(&super::pipeline_options(
+    let stages = super::load_pipeline(
         &ClassifierArgs {
             classifier: args.classifier.clone(),
         },
@@ -114,7 +114,7 @@ pub fn scaling(args: ScalingArgs) -> Result<u8> {
         PipelineOptions::default().batch_size,
         args.threads,
         true,
-    ))?;
+    )?;
     let scorer = stages.scorer();
     let shapes = if args.shapes.is_empty() {
         Shape::ALL.to_vec()

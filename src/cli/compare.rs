@@ -9,7 +9,7 @@ use crate::aggregate::{compare, render, Folding, SentenceClaims};
 use crate::corpus::{read_metadata, Article, ArticleReader, METADATA_FILE};
 use crate::evaluate::attribution::gold_sentence_claims;
 use crate::gold::GoldSet;
-use crate::pipeline::{set_threads, Pipeline, PipelineOptions};
+use crate::pipeline::{set_threads, PipelineOptions};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -101,14 +101,14 @@ pub fn run(args: CompareArgs) -> Result<u8> {
         let stories = crate::corpus::dedup::stories(
             articles.iter().map(|a| (a.id.as_str(), a.text.as_str())),
         );
-        let stages = Pipeline::load(&super::pipeline_options(
+        let stages = super::load_pipeline(
             &args.classifier,
             &args.model,
             &args.actors,
             PipelineOptions::default().batch_size,
             args.threads,
             args.quiet,
-        ))?;
+        )?;
         let encoder = stages.encoder.as_deref();
         let scorer = stages.scorer();
         classifier_name = Some(stages.classifier.name().to_string());

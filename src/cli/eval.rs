@@ -19,7 +19,7 @@ use crate::evaluate::{score_predictions, EvalReport, GoldSummary, Prediction, Se
 use crate::gold::{GoldSet, Texts};
 use crate::pipeline::{attribute, Embedded, ScoredSentence, TextClassifier};
 use crate::pipeline::{
-    load_classifier, load_encoder, needs_encoder, set_threads, setfit_supported, setfit_trainer,
+    load_classifier, needs_encoder, set_threads, setfit_supported, setfit_trainer,
 };
 use crate::segment::RuleSegmenter;
 use anyhow::{bail, Context, Result};
@@ -155,7 +155,10 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         }
     });
     let encoder = if names.iter().any(|n| needs_encoder(n)) || needs_encoder(&clause_name) {
-        Some(load_encoder(&args.model.choice(args.quiet), 32)?)
+        Some(super::load_encoder(
+            &args.model.choice(args.quiet),
+            crate::pipeline::PipelineOptions::default().batch_size,
+        )?)
     } else {
         None
     };

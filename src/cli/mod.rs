@@ -130,21 +130,33 @@ impl ModelArgs {
 
 /// The pipeline the scoring flags ask for (`score`, `compare`, `annotate`,
 /// `bench scaling`).
-fn pipeline_options(
+fn load_pipeline(
     classifier: &ClassifierArgs,
     model: &ModelArgs,
     actors: &ActorsArgs,
     batch_size: usize,
     threads: Option<usize>,
     quiet: bool,
-) -> crate::pipeline::PipelineOptions {
-    crate::pipeline::PipelineOptions {
+) -> anyhow::Result<crate::pipeline::Pipeline> {
+    let options = crate::pipeline::PipelineOptions {
         encoder: model.choice(quiet),
         classifier: classifier.classifier.clone(),
         gazetteer: actors.actors.clone(),
         batch_size,
         threads,
-    }
+    };
+    // The first run downloads the model: a signal then removes the scratch
+    // files instead of leaving a gigabyte of them in the cache.
+    crate::infra::signals::during(|| crate::pipeline::Pipeline::load(&options))
+}
+
+/// [`crate::pipeline::load_encoder`] for a command, a signal during the
+/// first run's download handled as in [`load_pipeline`].
+fn load_encoder(
+    choice: &crate::pipeline::EncoderChoice,
+    batch_size: usize,
+) -> anyhow::Result<Box<dyn crate::embed::Encoder>> {
+    crate::infra::signals::during(|| crate::pipeline::load_encoder(choice, batch_size))
 }
 
 /// The classifier that labels sentences, for the commands that score

@@ -1,13 +1,13 @@
 //! `stance score`: every sentence of the articles, labelled and scored.
 
 use super::{
-    pipeline_options, report_input_error, warn_about_article, warn_truncated, ScoreArgs, Sink,
+    load_pipeline, report_input_error, warn_about_article, warn_truncated, ScoreArgs, Sink,
     EXIT_SOME_FAILED,
 };
 use crate::corpus::{Article, ArticleReader};
 use crate::infra::resume::{ResumePoint, ResumedFile};
 use crate::infra::stream::Selection;
-use crate::pipeline::{set_threads, Pipeline};
+use crate::pipeline::set_threads;
 use crate::report::output::{Format, ScoreWriter};
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -74,14 +74,14 @@ pub fn run(args: ScoreArgs) -> Result<u8> {
         crate::infra::signals::install();
     }
     let (sink, resume_point) = open_sink(&args, format)?;
-    let stages = Pipeline::load(&pipeline_options(
+    let stages = load_pipeline(
         &args.classifier,
         &args.model,
         &args.actors,
         args.batch_size,
         args.threads,
         args.quiet,
-    ))?;
+    )?;
     crate::infra::signals::check()?;
     let encoder = stages.encoder.as_deref();
     let scorer = stages.scorer();

@@ -5,7 +5,7 @@ use crate::classify::linear::{FeatureConfig, LinearConfig, LinearTrainer};
 use crate::classify::setfit::SetFitFile;
 use crate::classify::train::{embed_labelled, read_labelled, Examples};
 use crate::infra::atomic::AtomicFile;
-use crate::pipeline::{load_encoder, set_threads, setfit_trainer};
+use crate::pipeline::{set_threads, setfit_trainer, PipelineOptions};
 use crate::stance::Stance;
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -55,7 +55,10 @@ fn train_linear(args: TrainArgs, mut out: AtomicFile, features: FeatureConfig) -
     if data.is_empty() {
         bail!("no labelled sentences in {:?}", args.gold);
     }
-    let encoder = load_encoder(&args.model.choice(args.quiet), 32)?;
+    let encoder = super::load_encoder(
+        &args.model.choice(args.quiet),
+        PipelineOptions::default().batch_size,
+    )?;
     let texts: Vec<&str> = data.iter().map(|d| d.text.as_str()).collect();
     let labels: Vec<Stance> = data.iter().map(|d| d.stance).collect();
     let groups: Vec<&str> = data.iter().map(|d| d.group.as_str()).collect();

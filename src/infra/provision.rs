@@ -94,7 +94,9 @@ pub enum ProvisionError {
         given: String,
     },
 
-    #[error("{path}: {source}")]
+    /// Reading a cached or given file failed (permissions, a directory
+    /// where a file should be). The cause is the source, printed after.
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -1165,6 +1167,27 @@ mod tests {
                 (family.alias, family.name)
             );
         }
+    }
+
+    #[test]
+    fn an_unreadable_cache_names_the_file_and_its_cause_once() {
+        // A plain file where the model's folder should be: each file under it
+        // fails with ENOTDIR, which is neither "missing" nor "damaged".
+        let dir = std::env::temp_dir().join(format!("stance-io-{}", std::process::id()));
+        fs::write(&dir, b"not a folder").unwrap();
+        let manifest = Manifest::builtin("minilm").unwrap();
+        let err = verify(&manifest, &dir).unwrap_err();
+        fs::remove_file(&dir).unwrap();
+        assert!(matches!(err, ProvisionError::Io { .. }), "{err:?}");
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        let file = dir.join(&manifest.files[0].path);
+        assert_eq!(
+            shown,
+            format!(
+                "cannot read {}: Not a directory (os error 20)",
+                file.display()
+            )
+        );
     }
 
     #[test]

@@ -13,15 +13,23 @@
 //! the parent sees the process end by that signal (exit status 130 for
 //! SIGINT, 143 for SIGTERM in a shell), as it would without the handler.
 //!
+//! A command that prints to stdout wraps only its model loading in
+//! [`during`]: the first run's download then unwinds too (its scratch files,
+//! a gigabyte for EmbeddingGemma, would otherwise stay in the cache), and
+//! afterwards Ctrl-C ends the run at once, as it would without the handler.
+//!
 //! The handler is installed with `SA_RESETHAND`: a second signal of the same
 //! kind ends the process at once (its temporary file, named `.FILE.tmp-PID`,
 //! may then stay behind). A signal that was ignored when `stance` started
 //! (`nohup`, a background job) stays ignored.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The signal caught, or 0.
 static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+/// Whether [`install`] ran: the handler then stays for the whole run.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 /// The run was stopped by a signal; the output was left as before the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +63,39 @@ extern "C" fn on_signal(sig: libc::c_int) {
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Installs the handler for SIGINT, SIGTERM and SIGHUP (each left alone if
-/// it was ignored at start).
+/// it was ignored at start), for the rest of the run.
 pub fn install() {
+    INSTALLED.store(true, Ordering::SeqCst);
+    set_handler();
+}
+
+/// Runs `work` with the handler installed, so a signal during it (a model
+/// download) unwinds it like an error; then puts the default actions back,
+/// unless [`install`] ran before. A signal caught during `work` is returned
+/// as [`Interrupted`] even if `work` itself finished.
+pub fn during<T, E: From<Interrupted>>(work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    if INSTALLED.load(Ordering::SeqCst) {
+        return work();
+    }
+    set_handler();
+    let result = work();
+    for sig in SIGNALS {
+        // SAFETY: sigaction queries, and resets to the default action only a
+        // signal whose handler is still ours (not one ignored at start).
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == on_signal as extern "C" fn(libc::c_int) as usize
+            {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+    check()?;
+    result
+}
+
+fn set_handler() {
     for sig in SIGNALS {
         // SAFETY: sigaction with a zeroed, then filled, struct; the handler
         // only stores to an atomic.
@@ -153,5 +192,24 @@ mod tests {
             Some(Interrupted(libc::SIGINT))
         );
         assert_eq!(interrupted(&anyhow::anyhow!("other")), None);
+    }
+
+    #[test]
+    fn during_puts_the_default_action_back() {
+        let action = |sig| unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut current);
+            current.sa_sigaction
+        };
+        let ours = on_signal as extern "C" fn(libc::c_int) as usize;
+        // SIGHUP: the one the other tests of this binary never raise; under
+        // `nohup` it is ignored, and stays so.
+        let before = action(libc::SIGHUP);
+        let seen = during(|| Ok::<_, Interrupted>(action(libc::SIGHUP))).unwrap();
+        if before == libc::SIG_IGN {
+            assert_eq!((seen, action(libc::SIGHUP)), (libc::SIG_IGN, libc::SIG_IGN));
+        } else {
+            assert_eq!((seen, action(libc::SIGHUP)), (ours, libc::SIG_DFL));
+        }
     }
 }

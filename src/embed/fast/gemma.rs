@@ -3,8 +3,9 @@
 //! buffers, with the BERT pass's dense layers ([`Dense`], packed AVX-512
 //! microkernels, f32, bf16 or int8) and its layout: sentences back to back
 //! without padding, one fused `[query | key | value]` multiply and one fused
-//! `[gate | up]` multiply per layer, attention over each sentence's own
-//! tokens.
+//! gate-and-up multiply per layer whose epilogue applies GeGLU
+//! ([`Epilogue::GeGlu`]: the gate and up products never reach memory),
+//! attention over each sentence's own tokens.
 //!
 //! What differs from BERT, each as `gemma.rs` computes it:
 //! - RMSNorms scaling by `1 + weight`, four per layer, and on each query and
@@ -19,8 +20,8 @@
 //!   [`Config::attention_band`] only. candle adds `f32::MIN` outside the
 //!   band, whose `exp` is exactly 0, so skipping those keys gives the same
 //!   sums;
-//! - GeGLU with the tanh GELU, written as `x · σ(2u)`, which equals
-//!   `0.5 x (1 + tanh u)` without its cancellation;
+//! - GeGLU with the tanh GELU ([`ops::gelu_tanh`]), written as `x · σ(2u)`,
+//!   which equals `0.5 x (1 + tanh u)` without its cancellation;
 //! - the token table is read row by row from the memory-mapped weights
 //!   ([`ScaledEmbedding`]), scaled by `sqrt(hidden)`.
 //!
@@ -158,13 +159,12 @@ impl<E: FastPrecision> FastGemma<E> {
                 cpu,
             )?,
             o_proj: Self::stacked(Sublayer::AttentionOutput, &att, &[("o_proj", h)], q, cpu)?,
-            gate_up: Self::stacked(
-                Sublayer::Intermediate,
-                &mlp,
-                &[("gate_proj", i), ("up_proj", i)],
-                h,
-                cpu,
-            )?,
+            gate_up: {
+                let gate = get(&mlp.pp("gate_proj"), &[i, h], "weight")?;
+                let up = get(&mlp.pp("up_proj"), &[i, h], "weight")?;
+                let (w, out) = linear::interleave_gate_up(&gate, &up, i, h);
+                E::dense(Sublayer::Intermediate, &w, &vec![0.0; out], out, h, cpu)
+            },
             down_proj: Self::stacked(Sublayer::Output, &mlp, &[("down_proj", h)], i, cpu)?,
             q_norm: norm_scale(&att.pp("q_norm"), d)?,
             k_norm: norm_scale(&att.pp("k_norm"), d)?,
@@ -235,7 +235,6 @@ impl<E: FastPrecision> FastGemma<E> {
         let mut normed = vec![0f32; tokens * h];
         let mut qkv = vec![0f32; tokens * shape.qkv_width()];
         let mut ctx = vec![0f32; tokens * shape.context_width()];
-        let mut gate_up = vec![0f32; tokens * 2 * self.intermediate];
         let mut inter = vec![0f32; tokens * self.intermediate];
         let mut branch = vec![0f32; tokens * h];
         for layer in &self.layers {
@@ -265,10 +264,10 @@ impl<E: FastPrecision> FastGemma<E> {
                 self.eps,
                 self.avx512,
             );
-            layer
-                .gate_up
-                .forward(&normed, tokens, &mut gate_up, Epilogue::Bias);
-            geglu(&gate_up, self.intermediate, &mut inter, self.avx512);
+            let geglu = Epilogue::GeGlu {
+                width: self.intermediate,
+            };
+            layer.gate_up.forward(&normed, tokens, &mut inter, geglu);
             layer
                 .down_proj
                 .forward(&inter, tokens, &mut branch, Epilogue::Bias);
@@ -361,51 +360,6 @@ fn rms_norm_add(x: &mut [f32], branch: &[f32], scale: &[f32], eps: f32, avx512: 
             }
             let _ = avx512;
             rms_norm_add_rows(x, branch, scale, eps)
-        });
-}
-
-/// Gemma's GELU (`gelu_pytorch_tanh`): `0.5 x (1 + tanh u)` with
-/// `u = √(2/π) (x + 0.044715 x³)`, computed as `x · σ(2u)`, the same value.
-#[inline(always)]
-pub fn gelu_tanh(x: f32) -> f32 {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
-    x / (1.0 + exp(-2.0 * u))
-}
-
-#[inline(always)]
-fn geglu_rows(gate_up: &[f32], width: usize, out: &mut [f32]) {
-    for (gu, o) in gate_up
-        .chunks_exact(2 * width)
-        .zip(out.chunks_exact_mut(width))
-    {
-        let (gate, up) = gu.split_at(width);
-        for ((o, &g), &u) in o.iter_mut().zip(gate).zip(up) {
-            *o = gelu_tanh(g) * u;
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn geglu_rows_avx512(gate_up: &[f32], width: usize, out: &mut [f32]) {
-    geglu_rows(gate_up, width, out)
-}
-
-/// GeGLU: each row of `gate_up` (`[gate | up]`, `2 × width`) gives
-/// `gelu_tanh(gate) · up` in `out` (`width`).
-fn geglu(gate_up: &[f32], width: usize, out: &mut [f32], avx512: bool) {
-    gate_up
-        .par_chunks(ROWS_PER_TASK * 2 * width)
-        .zip(out.par_chunks_mut(ROWS_PER_TASK * width))
-        .for_each(|(gate_up, out)| {
-            #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                // SAFETY: the caller passes `avx512` only where the CPU has it.
-                return unsafe { geglu_rows_avx512(gate_up, width, out) };
-            }
-            let _ = avx512;
-            geglu_rows(gate_up, width, out)
         });
 }
 
@@ -727,20 +681,6 @@ impl<E: FastPrecision> Backbone for FastGemma<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gelu_tanh_matches_the_tanh_form() {
-        for i in -120..=120 {
-            let x = i as f32 * 0.05;
-            let u = 0.797_884_6f64 * (x as f64 + 0.044_715 * (x as f64).powi(3));
-            let want = 0.5 * x as f64 * (1.0 + u.tanh());
-            let got = gelu_tanh(x) as f64;
-            assert!(
-                (got - want).abs() < 1e-6,
-                "gelu_tanh({x}) = {got}, want {want}"
-            );
-        }
-    }
 
     #[test]
     fn rotation_keeps_the_norm_and_position_zero_is_identity() {

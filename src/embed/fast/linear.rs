@@ -21,6 +21,41 @@ pub enum Epilogue<'a> {
     BiasGelu,
     /// Plus the same-shaped `residual` (`rows × out`).
     BiasResidual(&'a [f32]),
+    /// Gemma's GeGLU, on a layer whose columns come as [`interleave_gate_up`]
+    /// lays them out (each tile 16 gate columns, then their 16 up columns):
+    /// stores `gelu_tanh(gate) · up`, `width` columns a row. The gate and up
+    /// products never reach memory.
+    GeGlu { width: usize },
+}
+
+impl Epilogue<'_> {
+    /// Columns a row of the output holds, for a layer of `out` columns.
+    fn output_width(&self, out: usize) -> usize {
+        match *self {
+            Epilogue::GeGlu { width } => width,
+            _ => out,
+        }
+    }
+}
+
+/// Gate and up projections (`width × inp` each, row-major) as one layer for
+/// [`Epilogue::GeGlu`]: 16 gate rows, then the same 16 up rows, and so on,
+/// the last pair zero-padded to 16 each. Returns the weights and their rows
+/// (`32 × ⌈width / 16⌉`). Each output column is the same dot product as in
+/// separate layers, so the values are the same bits.
+pub fn interleave_gate_up(gate: &[f32], up: &[f32], width: usize, inp: usize) -> (Vec<f32>, usize) {
+    const HALF: usize = NR / 2;
+    let blocks = width.div_ceil(HALF);
+    let mut w = vec![0f32; blocks * NR * inp];
+    for b in 0..blocks {
+        let rows = HALF.min(width - b * HALF);
+        for (half, src) in [gate, up].into_iter().enumerate() {
+            let from = &src[b * HALF * inp..(b * HALF + rows) * inp];
+            let to = (b * NR + half * HALF) * inp;
+            w[to..to + rows * inp].copy_from_slice(from);
+        }
+    }
+    (w, blocks * NR)
 }
 
 /// Most row blocks one task packs and keeps hot: 8 × 12 rows × 1536 inputs
@@ -598,8 +633,12 @@ impl<E: Packed> PackedLinear<E> {
 
     /// `y = epilogue(x · Wᵀ + b)` for `x` of `rows × in`, `y` of `rows × out`.
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32], epilogue: Epilogue) {
+        let width = epilogue.output_width(self.out);
         assert_eq!(x.len(), rows * self.inp);
-        assert_eq!(y.len(), rows * self.out);
+        assert_eq!(y.len(), rows * width);
+        if let Epilogue::GeGlu { width } = epilogue {
+            assert_eq!(self.out, width.div_ceil(NR / 2) * NR, "not a GeGLU layer");
+        }
         if let Epilogue::BiasResidual(r) = epilogue {
             assert_eq!(r.len(), y.len());
         }
@@ -615,11 +654,11 @@ impl<E: Packed> PackedLinear<E> {
             * threads;
         let blocks_per_task = blocks.div_ceil(tasks).max(1);
         let rows_per_task = blocks_per_task * MR;
-        y.par_chunks_mut(rows_per_task * self.out)
+        y.par_chunks_mut(rows_per_task * width)
             .enumerate()
             .for_each(|(t, y_task)| {
                 let row0 = t * rows_per_task;
-                let n = y_task.len() / self.out;
+                let n = y_task.len() / width;
                 self.task(
                     &x[row0 * self.inp..(row0 + n) * self.inp],
                     row0,
@@ -876,6 +915,21 @@ fn store_tile(
     y: &mut [f32],
     epilogue: Epilogue,
 ) {
+    if let Epilogue::GeGlu { width } = epilogue {
+        // `out` is the layer's column count; the output rows are `width`.
+        const HALF: usize = NR / 2;
+        let first = at.col / 2;
+        let cols = HALF.min(width - first);
+        let (gate_bias, up_bias) = bias[at.col..at.col + NR].split_at(HALF);
+        for r in 0..at.rows {
+            let (gate, up) = tile[r * NR..(r + 1) * NR].split_at(HALF);
+            let start = (at.row + r) * width + first;
+            for (c, d) in y[start..start + cols].iter_mut().enumerate() {
+                *d = ops::gelu_tanh(gate[c] + gate_bias[c]) * (up[c] + up_bias[c]);
+            }
+        }
+        return;
+    }
     let bias = &bias[at.col..at.col + at.cols];
     for r in 0..at.rows {
         let acc = &tile[r * NR..r * NR + at.cols];
@@ -899,6 +953,7 @@ fn store_tile(
                     *d = a + b + x;
                 }
             }
+            Epilogue::GeGlu { .. } => unreachable!("stored above"),
         }
     }
 }
@@ -1144,6 +1199,41 @@ mod tests {
             assert!(f32_err < 1e-5, "{cpu:?}: f32 off by {f32_err}");
             assert!(bf16_err < 0.05, "{cpu:?}: bf16 off by {bf16_err}");
             assert!(int8_err < 0.1, "{cpu:?}: int8 off by {int8_err}");
+        }
+    }
+
+    #[test]
+    fn the_geglu_epilogue_is_the_gate_and_up_layers_bit_for_bit() {
+        // 20 columns: one whole block of 16 and a padded one of 4.
+        let (rows, width, inp) = (29, 20, 45);
+        let x = values(rows * inp, 11);
+        let (gate, up) = (values(width * inp, 12), values(width * inp, 13));
+        let (w, out) = interleave_gate_up(&gate, &up, width, inp);
+        assert_eq!(out, 64);
+        for cpu in [Cpu::detect(), NONE] {
+            let layers = |w: &[f32], out: usize| -> [Dense; 3] {
+                let b = vec![0f32; out];
+                [
+                    Dense::F32(F32Linear::new(w, &b, out, inp, cpu)),
+                    Dense::Bf16(Bf16Linear::new(w, &b, out, inp, cpu)),
+                    Dense::Int8(I8Linear::new(w, &b, out, inp, cpu, I8Options::PLAIN)),
+                ]
+            };
+            let fused = layers(&w, out);
+            let (gate, up) = (layers(&gate, width), layers(&up, width));
+            for ((fused, gate), up) in fused.iter().zip(&gate).zip(&up) {
+                let mut y = vec![0f32; rows * width];
+                fused.forward(&x, rows, &mut y, Epilogue::GeGlu { width });
+                let (mut g, mut u) = (vec![0f32; rows * width], vec![0f32; rows * width]);
+                gate.forward(&x, rows, &mut g, Epilogue::Bias);
+                up.forward(&x, rows, &mut u, Epilogue::Bias);
+                let want: Vec<f32> = g
+                    .iter()
+                    .zip(&u)
+                    .map(|(&g, &u)| ops::gelu_tanh(g) * u)
+                    .collect();
+                assert_eq!(y, want, "{cpu:?}");
+            }
         }
     }
 

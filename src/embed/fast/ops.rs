@@ -48,6 +48,15 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// Gemma's GELU (`gelu_pytorch_tanh`): `0.5 x (1 + tanh u)` with
+/// `u = √(2/π) (x + 0.044715 x³)`, computed as `x · σ(2u)`, the same value.
+#[inline(always)]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+    x / (1.0 + exp(-2.0 * u))
+}
+
 /// [`gelu`] on 16 lanes with AVX-512 F: the same formulas, with fused
 /// multiply-adds (the compiler would not fuse them, nor use whole
 /// 512-bit vectors, on its own).
@@ -405,6 +414,20 @@ pub fn attention(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gelu_tanh_matches_the_tanh_form() {
+        for i in -120..=120 {
+            let x = i as f32 * 0.05;
+            let u = 0.797_884_6f64 * (x as f64 + 0.044_715 * (x as f64).powi(3));
+            let want = 0.5 * x as f64 * (1.0 + u.tanh());
+            let got = gelu_tanh(x) as f64;
+            assert!(
+                (got - want).abs() < 1e-6,
+                "gelu_tanh({x}) = {got}, want {want}"
+            );
+        }
+    }
 
     #[test]
     fn exp_matches_std() {

@@ -924,7 +924,19 @@ fn store_tile(
         for r in 0..at.rows {
             let (gate, up) = tile[r * NR..(r + 1) * NR].split_at(HALF);
             let start = (at.row + r) * width + first;
-            for (c, d) in y[start..start + cols].iter_mut().enumerate() {
+            let dst = &mut y[start..start + cols];
+            if let Ok(dst) = <&mut [f32; HALF]>::try_from(&mut *dst) {
+                // A whole block: fixed lengths, so the loop is one vector.
+                let (g, gb): (&[f32; HALF], &[f32; HALF]) =
+                    (gate.try_into().unwrap(), gate_bias.try_into().unwrap());
+                let (u, ub): (&[f32; HALF], &[f32; HALF]) =
+                    (up.try_into().unwrap(), up_bias.try_into().unwrap());
+                for c in 0..HALF {
+                    dst[c] = ops::gelu_tanh(g[c] + gb[c]) * (u[c] + ub[c]);
+                }
+                continue;
+            }
+            for (c, d) in dst.iter_mut().enumerate() {
                 *d = ops::gelu_tanh(gate[c] + gate_bias[c]) * (up[c] + up_bias[c]);
             }
         }

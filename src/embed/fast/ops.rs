@@ -25,7 +25,12 @@ pub fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5e-1;
     let p = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from the bits of n + ROUND, whose low mantissa bits hold n + 127
+    // here: `n as i32` is a saturating conversion the compiler does not
+    // vectorise, and it left every loop of exp one lane wide. Exact for the
+    // clamped range (n in -126..=127), so the value is the same bits.
+    let biased = (n + (ROUND + 127.0)).to_bits() - ROUND.to_bits();
+    let scale = f32::from_bits(biased << 23);
     p * scale
 }
 
@@ -439,6 +444,21 @@ mod tests {
                 "exp({x}) = {got}, want {want}"
             );
         }
+    }
+
+    #[test]
+    fn exp_scales_by_exactly_two_to_the_n() {
+        // The power of two as the integer conversion made it, for every n
+        // the clamp allows (x from -87 to 88, and beyond, which clamp).
+        for i in -100_000..=100_000 {
+            let x = i as f32 * 1e-3;
+            let c = x.clamp(-87.0, 88.0);
+            let n = (c * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+            let want = f32::from_bits(((n as i32 + 127) as u32) << 23);
+            let biased = (n + (12_582_912.0 + 127.0)).to_bits() - 12_582_912f32.to_bits();
+            assert_eq!(f32::from_bits(biased << 23), want, "x = {x}");
+        }
+        assert!(exp(f32::NAN).is_nan());
     }
 
     #[test]

@@ -311,34 +311,37 @@ fn assert_labels_kept(encoder: &str, precisions: &[Precision]) {
     }
 }
 
-#[test]
-fn mpnet_fast_precisions_keep_the_shipped_heads_labels() {
-    assert_labels_kept(
-        "mpnet",
-        &[Precision::Fp32, Precision::Int8, Precision::Bf16],
-    );
-}
-
-/// EmbeddingGemma's default precision on this CPU (bf16 with AVX-512 BF16),
-/// and fp32, keep the shipped head's labels; int8, not a default, is held
-/// to the cosine bound only.
-#[test]
-fn gemma_default_precision_keeps_the_shipped_heads_labels() {
-    let default = Precision::default_for(stance::encoders::Architecture::Gemma3);
+/// The default precision of `alias` on this CPU (bf16 with AVX-512 BF16),
+/// and fp32, keep the shipped head's labels; int8, not their default, is
+/// held to the cosine bound only.
+fn assert_default_keeps_labels(alias: &str, architecture: stance::encoders::Architecture) {
+    let default = Precision::default_for(architecture);
     let mut precisions = vec![Precision::Fp32];
     if default != Precision::Fp32 && default != Precision::Reference {
         precisions.push(default);
     }
-    assert_labels_kept("gemma", &precisions);
+    assert_labels_kept(alias, &precisions);
 }
 
-/// MPNet's default is MiniLM's rule, [`Precision::fastest`]: its int8 and
-/// fp32 are the ones held to the bounds above, and its shipped head is
-/// trained on the default's vectors.
 #[test]
-fn mpnet_defaults_to_the_fastest_precision() {
+fn mpnet_default_precision_keeps_the_shipped_heads_labels() {
+    assert_default_keeps_labels("mpnet", stance::encoders::Architecture::Mpnet);
+}
+
+#[test]
+fn gemma_default_precision_keeps_the_shipped_heads_labels() {
+    assert_default_keeps_labels("gemma", stance::encoders::Architecture::Gemma3);
+}
+
+/// MPNet loads in its architecture's default precision (the one held to
+/// the label bound above, and the one its shipped head is trained on).
+#[test]
+fn mpnet_loads_in_its_default_precision() {
     let manifest = Manifest::builtin("mpnet").unwrap();
     let dir = provision::ensure(&manifest, &FetchOptions::default()).unwrap();
     let enc = embed::load(&dir, EncoderOptions::default()).unwrap();
-    assert_eq!(enc.precision(), Precision::fastest());
+    assert_eq!(
+        enc.precision(),
+        Precision::default_for(stance::encoders::Architecture::Mpnet)
+    );
 }

@@ -94,8 +94,8 @@ pub struct ModelArgs {
     pub offline: bool,
     /// Arithmetic of the encoder's forward pass: int8, bf16, fp32 (our fast
     /// path, for every encoder) or reference (candle's pass). Default: the
-    /// fastest that meets the accuracy bounds on this CPU; for minilm and
-    /// mpnet int8 with AVX-512 VNNI, for gemma bf16 with AVX-512 BF16; fp32
+    /// fastest that meets the accuracy bounds on this CPU; for minilm int8
+    /// with AVX-512 VNNI, for mpnet and gemma bf16 with AVX-512 BF16; fp32
     /// with AVX-512 F only, else reference.
     #[arg(long, value_name = "NAME")]
     pub precision: Option<crate::embed::Precision>,

@@ -3,15 +3,13 @@ import json, os, sys
 names = {"gemma": "EmbeddingGemma-300M", "minilm": "all-MiniLM-L6-v2", "mpnet": "all-mpnet-base-v2"}
 order = ["zero-shot", "linear", "linear+context", "linear+cues", "linear+context+cues", "setfit"]
 def load(enc, extra):
-    p = f"{sys.argv[1]}/{enc}-{extra}.json"
-    if not os.path.exists(p): return None
     by = {}
     # SetFit's rows are reports of their own (ENC-setfit-EXTRA.json), merged in here.
-    for q in (p, f"{sys.argv[1]}/{enc}-setfit-{extra}.json"):
+    for q in (f"{sys.argv[1]}/{enc}-{extra}.json", f"{sys.argv[1]}/{enc}-setfit-{extra}.json"):
         if os.path.exists(q):
             for c in json.load(open(q))["classifiers"]:
                 by.setdefault(c["classifier"], {})[c["language"]] = c
-    return by
+    return by or None
 def cells(langs):
     en, fr = langs["en"], langs["fr"]
     f = lambda c: f"{c['macro_f1']:.3f} [{c['macro_f1_ci'][0]:.3f}, {c['macro_f1_ci'][1]:.3f}]"
@@ -20,7 +18,7 @@ def cells(langs):
 out = ["| encoder | classifier | `--train-extra` | macro-F1 en | macro-F1 fr | mean | anti F1 en | anti F1 fr |",
        "|---|---|---|---|---|---:|---:|---:|"]
 # The floors do not depend on the encoder: take them from any report there.
-first = next(r for r in (load(e, x) for e in names for x in ("news", "art")) if r)
+first = next(r for r in (load(e, x) for e in names for x in ("news", "art")) if r and "keyword" in r)
 for k in ["majority", "keyword"]:
     out.append("| (any) | " + k + " floor | | " + " | ".join(cells(first[k])) + " |")
 for enc in ["gemma", "minilm", "mpnet"]:

@@ -57,14 +57,6 @@ impl Architecture {
             .find(|a| a.model_type() == model_type)
     }
 
-    /// Whether our own forward pass (`--precision int8|bf16|fp32`) runs it.
-    pub fn fast_path(self) -> bool {
-        matches!(
-            self,
-            Architecture::Bert | Architecture::Mpnet | Architecture::Gemma3
-        )
-    }
-
     /// Whether SetFit fine-tunes it (`classify/finetune/` trains BERT).
     pub fn fine_tunable(self) -> bool {
         self == Architecture::Bert

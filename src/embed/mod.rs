@@ -73,45 +73,8 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
     let architecture = model_type
         .as_deref()
         .and_then(Architecture::from_model_type);
-    if let (Some(a), Some(precision)) = (architecture, opts.precision) {
-        if precision != Precision::Reference && !a.fast_path() {
-            let fast: Vec<&str> = Architecture::ALL
-                .iter()
-                .filter(|a| a.fast_path())
-                .map(|a| a.model_type())
-                .collect();
-            bail!(
-                "precision {precision} is implemented for {} encoders; {} runs at `reference` \
-                 precision",
-                fast.join(", "),
-                model_dir.display()
-            );
-        }
-    }
-    Ok(match architecture {
-        Some(a @ Architecture::Bert) => match opts.precision.unwrap_or(Precision::default_for(a)) {
-            Precision::Reference => Box::new(BertEncoder::load(model_dir, opts)?),
-            Precision::Fp32 => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
-            Precision::Bf16 => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
-            Precision::Int8 => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
-        },
-        Some(a @ Architecture::Gemma3) => {
-            match opts.precision.unwrap_or(Precision::default_for(a)) {
-                Precision::Reference => Box::new(GemmaEncoder::load(model_dir, opts)?),
-                Precision::Fp32 => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
-                Precision::Bf16 => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
-                Precision::Int8 => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
-            }
-        }
-        Some(a @ Architecture::Mpnet) => {
-            match opts.precision.unwrap_or(Precision::default_for(a)) {
-                Precision::Reference => Box::new(MpnetEncoder::load(model_dir, opts)?),
-                Precision::Fp32 => Box::new(fast::mpnet::FastMpnetEncoder::load(model_dir, opts)?),
-                Precision::Bf16 => Box::new(fast::mpnet::Bf16MpnetEncoder::load(model_dir, opts)?),
-                Precision::Int8 => Box::new(fast::mpnet::Int8MpnetEncoder::load(model_dir, opts)?),
-            }
-        }
-        None => bail!(
+    let Some(architecture) = architecture else {
+        bail!(
             "{}: model_type {model_type:?} is not supported ({})",
             model_dir.join("config.json").display(),
             Architecture::ALL
@@ -119,6 +82,25 @@ pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Box<dyn Encoder>> 
                 .map(|a| a.model_type())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ),
+        );
+    };
+    // Every architecture runs on candle (`reference`) and on our fast path.
+    let precision = opts
+        .precision
+        .unwrap_or_else(|| Precision::default_for(architecture));
+    use {Architecture as A, Precision as P};
+    Ok(match (architecture, precision) {
+        (A::Bert, P::Reference) => Box::new(BertEncoder::load(model_dir, opts)?),
+        (A::Bert, P::Fp32) => Box::new(fast::FastBertEncoder::load(model_dir, opts)?),
+        (A::Bert, P::Bf16) => Box::new(fast::Bf16BertEncoder::load(model_dir, opts)?),
+        (A::Bert, P::Int8) => Box::new(fast::Int8BertEncoder::load(model_dir, opts)?),
+        (A::Mpnet, P::Reference) => Box::new(MpnetEncoder::load(model_dir, opts)?),
+        (A::Mpnet, P::Fp32) => Box::new(fast::mpnet::FastMpnetEncoder::load(model_dir, opts)?),
+        (A::Mpnet, P::Bf16) => Box::new(fast::mpnet::Bf16MpnetEncoder::load(model_dir, opts)?),
+        (A::Mpnet, P::Int8) => Box::new(fast::mpnet::Int8MpnetEncoder::load(model_dir, opts)?),
+        (A::Gemma3, P::Reference) => Box::new(GemmaEncoder::load(model_dir, opts)?),
+        (A::Gemma3, P::Fp32) => Box::new(fast::gemma::FastGemmaEncoder::load(model_dir, opts)?),
+        (A::Gemma3, P::Bf16) => Box::new(fast::gemma::Bf16GemmaEncoder::load(model_dir, opts)?),
+        (A::Gemma3, P::Int8) => Box::new(fast::gemma::Int8GemmaEncoder::load(model_dir, opts)?),
     })
 }

@@ -59,6 +59,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
     CAUGHT.store(sig, Ordering::SeqCst);
 }
 
+/// [`on_signal`] as `sigaction` stores it.
+fn handler() -> libc::sighandler_t {
+    on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t
+}
+
 /// The signals that stop a run gracefully.
 const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
@@ -85,7 +90,7 @@ pub fn during<T, E: From<Interrupted>>(work: impl FnOnce() -> Result<T, E>) -> R
         unsafe {
             let mut current: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(sig, std::ptr::null(), &mut current) == 0
-                && current.sa_sigaction == on_signal as extern "C" fn(libc::c_int) as usize
+                && current.sa_sigaction == handler()
             {
                 libc::signal(sig, libc::SIG_DFL);
             }
@@ -107,7 +112,7 @@ fn set_handler() {
                 continue;
             }
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_sigaction = handler();
             action.sa_flags = libc::SA_RESTART | libc::SA_RESETHAND;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(sig, &action, std::ptr::null_mut());
@@ -201,7 +206,7 @@ mod tests {
             libc::sigaction(sig, std::ptr::null(), &mut current);
             current.sa_sigaction
         };
-        let ours = on_signal as extern "C" fn(libc::c_int) as usize;
+        let ours = handler();
         // SIGHUP: the one the other tests of this binary never raise; under
         // `nohup` it is ignored, and stays so.
         let before = action(libc::SIGHUP);
